@@ -1,0 +1,221 @@
+import type { DType, TypedArray } from './dtype.js';
+
+/**
+ * A backend's opaque storage handle. Each backend defines what is behind it
+ * (a typed array on the CPU, a pooled `GPUBuffer` on WebGPU).
+ */
+export interface BackendBuffer {
+  /** Capacity in elements of the dtype it was allocated for. */
+  readonly length: number;
+  readonly dtype: DType;
+}
+
+/**
+ * A strided window onto a buffer. Strides and offset count elements. Stride 0
+ * marks a broadcast dimension.
+ */
+export interface View {
+  readonly buffer: BackendBuffer;
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  readonly strides: readonly number[];
+  readonly offset: number;
+}
+
+/** Elementwise one-input ops. `alpha`/`beta` are scalar parameters where the op has them. */
+export type UnaryOp =
+  | 'copy' // y = x (also casts between dtypes)
+  | 'neg'
+  | 'abs'
+  | 'sign'
+  | 'exp'
+  | 'log'
+  | 'sqrt'
+  | 'rsqrt'
+  | 'square'
+  | 'reciprocal'
+  | 'sin'
+  | 'cos'
+  | 'tanh'
+  | 'sigmoid'
+  | 'silu'
+  | 'gelu' // exact (erf) GELU
+  | 'gelu_tanh'
+  | 'softplus'
+  | 'relu'
+  | 'floor'
+  | 'affine' // alpha * x + beta
+  | 'pow_scalar' // x ** alpha
+  | 'rpow_scalar' // alpha ** x
+  | 'clamp' // min(max(x, alpha), beta)
+  | 'max_scalar' // max(x, alpha)
+  | 'min_scalar' // min(x, alpha)
+  | 'gt_scalar' // x > alpha ? 1 : 0
+  | 'lt_scalar'
+  | 'ge_scalar'
+  | 'le_scalar'
+  | 'eq_scalar'
+  | 'rdiv_scalar' // alpha / x
+  | 'isfinite'; // 1 when finite else 0
+
+/** Elementwise two-input ops. Comparisons write 1 or 0 in the output dtype. */
+export type BinaryOp =
+  | 'add'
+  | 'sub'
+  | 'mul'
+  | 'div'
+  | 'pow'
+  | 'maximum'
+  | 'minimum'
+  | 'eq'
+  | 'ne'
+  | 'lt'
+  | 'le'
+  | 'gt'
+  | 'ge';
+
+export type ReduceOp = 'sum' | 'max' | 'min' | 'argmax' | 'argmin';
+
+export type RandomKind = 'uniform' | 'normal' | 'bits';
+
+/**
+ * The primitive kernels every backend implements. Tensor ops and their
+ * gradients are built from these. Every output buffer is contiguous, starts
+ * at element 0, and is fully written by the call (buffers may be poisoned).
+ * Calls are asynchronous on the GPU: they enqueue work; only `read` and
+ * `sync` wait.
+ */
+export interface Backend {
+  readonly name: 'cpu' | 'webgpu';
+  /** Whether `f16` tensors can be stored and computed on this backend. */
+  readonly supportsF16: boolean;
+
+  alloc(length: number, dtype: DType): BackendBuffer;
+  /** Returns a buffer to the backend (pool); it must not be used afterwards. */
+  free(buffer: BackendBuffer): void;
+  /** Creates a buffer holding `data` converted to `dtype`. */
+  upload(data: ArrayLike<number>, dtype: DType): BackendBuffer;
+  /** Reads a view as a contiguous host array (f16 widens to Float32Array). */
+  read(view: View): Promise<TypedArray>;
+  /** Waits until all enqueued work is done and surfaces deferred GPU errors. */
+  sync(): Promise<void>;
+  /** Number of live (allocated, not freed) buffers and their bytes. */
+  liveBuffers(): number;
+  liveBytes(): number;
+
+  fill(out: BackendBuffer, length: number, value: number): void;
+  /** out[i] = start + i * step */
+  arange(out: BackendBuffer, length: number, start: number, step: number): void;
+  /**
+   * Philox-4x32-10 random numbers from `seed` (two u32 words) starting at
+   * counter `offset`: element i uses counter (offset + floor(i / 4)) and word i % 4.
+   * uniform: [0, 1) as (bits >>> 8) * 2^-24; normal: Box-Muller on pairs of uniforms;
+   * bits: the raw u32 words. Identical bit patterns on every backend.
+   */
+  random(out: BackendBuffer, length: number, kind: RandomKind, seed: readonly [number, number], offset: number): void;
+
+  /** out = op(x) elementwise; out has x's shape (contiguous) and its own dtype. */
+  unary(op: UnaryOp, x: View, out: BackendBuffer, alpha?: number, beta?: number): void;
+  /** out = op(a, b); a and b are views already broadcast to `out`'s shape. */
+  binary(op: BinaryOp, a: View, b: View, out: BackendBuffer): void;
+  /** out = cond != 0 ? a : b; all three already broadcast to the output shape. */
+  where(cond: View, a: View, b: View, out: BackendBuffer): void;
+  /** Strided copy (with dtype cast) of `src` into the strided window `dst`; shapes equal. */
+  copy(src: View, dst: View): void;
+
+  /**
+   * Reduces the last `reduceRank` dimensions of `x`. Output shape is
+   * `x.shape.slice(0, rank - reduceRank)`; arg-reductions write i32 flat
+   * indices over the reduced dimensions (first occurrence wins).
+   */
+  reduce(op: ReduceOp, x: View, reduceRank: number, out: BackendBuffer): void;
+
+  /**
+   * Batched matmul: a `[batch, m, k]`, b `[batch, k, n]` (any strides, batch
+   * stride 0 for broadcast), out `[batch, m, n]` contiguous.
+   */
+  matmul(a: View, b: View, out: BackendBuffer): void;
+
+  /** Row-wise (log-)softmax over the last axis of a contiguous `[rows, n]` buffer. */
+  softmax(x: BackendBuffer, rows: number, n: number, out: BackendBuffer, log: boolean): void;
+  /** dx from y = (log-)softmax(x) and dy; all `[rows, n]`. */
+  softmaxBackward(
+    y: BackendBuffer,
+    dy: BackendBuffer,
+    rows: number,
+    n: number,
+    dx: BackendBuffer,
+    log: boolean,
+  ): void;
+
+  /**
+   * Per-row cross-entropy of logits `[rows, n]` against i32 targets `[rows]`;
+   * rows whose target equals `ignoreIndex` get loss 0. Writes losses `[rows]` and
+   * the row logsumexp `[rows]` (for the backward).
+   */
+  crossEntropy(
+    logits: BackendBuffer,
+    targets: BackendBuffer,
+    rows: number,
+    n: number,
+    ignoreIndex: number,
+    losses: BackendBuffer,
+    lse: BackendBuffer,
+  ): void;
+  /** dlogits[r, j] = g[r] * (softmax[r, j] - [j == target[r]]), 0 on ignored rows. */
+  crossEntropyBackward(
+    logits: BackendBuffer,
+    targets: BackendBuffer,
+    lse: BackendBuffer,
+    g: BackendBuffer,
+    rows: number,
+    n: number,
+    ignoreIndex: number,
+    dlogits: BackendBuffer,
+  ): void;
+
+  /**
+   * Row normalisation of contiguous `[rows, n]`: RMSNorm (`kind: 'rms'`) or
+   * LayerNorm. `weight`/`bias` `[n]` optional. Writes `out` and per-row stats
+   * `mean` (LayerNorm only; pass null for rms) and `rstd` `[rows]`.
+   */
+  norm(
+    kind: 'rms' | 'layer',
+    x: BackendBuffer,
+    weight: BackendBuffer | null,
+    bias: BackendBuffer | null,
+    rows: number,
+    n: number,
+    eps: number,
+    out: BackendBuffer,
+    mean: BackendBuffer | null,
+    rstd: BackendBuffer,
+  ): void;
+  /** dx of the normalisation above given dy (weight gradients are composed by the caller). */
+  normBackward(
+    kind: 'rms' | 'layer',
+    x: BackendBuffer,
+    weight: BackendBuffer | null,
+    mean: BackendBuffer | null,
+    rstd: BackendBuffer,
+    dy: BackendBuffer,
+    rows: number,
+    n: number,
+    dx: BackendBuffer,
+  ): void;
+
+  /**
+   * out[o, i, r] = x[o, idx[i], r] for contiguous x `[outer, size, inner]` and
+   * i32 idx `[count]`; out `[outer, count, inner]`. Out-of-range indices write 0.
+   */
+  gather(x: BackendBuffer, idx: BackendBuffer, outer: number, size: number, inner: number, count: number, out: BackendBuffer): void;
+  /**
+   * out[o, v, r] = sum over i with idx[i] == v of src[o, i, r]; src `[outer, count, inner]`,
+   * out `[outer, size, inner]` (fully written, zeros where nothing lands). Deterministic order.
+   */
+  scatterAdd(src: BackendBuffer, idx: BackendBuffer, outer: number, count: number, inner: number, size: number, out: BackendBuffer): void;
+  /** Inclusive prefix sum along the middle axis of contiguous `[outer, n, inner]`; `reverse` scans from the end. */
+  cumsum(x: BackendBuffer, outer: number, n: number, inner: number, reverse: boolean, out: BackendBuffer): void;
+  /** The k largest of each row of `[rows, n]`, sorted descending (ties: lower index first). */
+  topk(x: BackendBuffer, rows: number, n: number, k: number, values: BackendBuffer, indices: BackendBuffer): void;
+}
