@@ -95,7 +95,7 @@ export function record(
 
 const accumulate = (prev: Tensor | null, g: Tensor): Tensor => {
   if (!prev) return g;
-  const sum = prev.add(g);
+  const sum = keep(prev.add(g));
   prev.dispose();
   g.dispose();
   return sum;
