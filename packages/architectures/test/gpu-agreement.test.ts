@@ -1,0 +1,104 @@
+import { type Backend, concat, narrow, type Tensor, tidy } from '@dynconv/tensor';
+import { createNodeWebGPUBackend } from '@dynconv/tensor/node';
+import { test as base, describe, expect } from 'vitest';
+import { type ModelV1, transformer } from '../src/index.js';
+import { cpu, lmLoss, randomIds, randomizeParameters, tinyConfig } from './helpers.js';
+
+/** A worker-scoped WebGPU backend (Dawn: Vulkan on NVIDIA, llvmpipe elsewhere). */
+const gpuTest = base.extend('backend', { scope: 'worker' }, async ({}, { onCleanup }) => {
+  const backend = await createNodeWebGPUBackend();
+  onCleanup(() => backend.destroy());
+  return backend as Backend;
+});
+
+const maxRelDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
+  let scale = 0;
+  let diff = 0;
+  for (let i = 0; i < b.length; i++) {
+    scale = Math.max(scale, Math.abs(b[i]!));
+    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+  }
+  return a.length === b.length ? diff / Math.max(scale, 1e-12) : Number.POSITIVE_INFINITY;
+};
+
+/** Logits and every parameter gradient of one loss. */
+async function run(
+  model: ModelV1,
+  ids: Tensor,
+): Promise<{ logits: ArrayLike<number>; loss: number; grads: Map<string, ArrayLike<number>> }> {
+  const logits = model.forward({ ids });
+  const data = await logits.data();
+  logits.dispose();
+  const loss = lmLoss(model, ids);
+  loss.backward();
+  const grads = new Map<string, ArrayLike<number>>();
+  for (const [name, p] of model.parameters) grads.set(name, await p.grad!.data());
+  for (const p of model.parameters.values()) p.zeroGrad();
+  const value = await loss.item();
+  loss.dispose();
+  return { logits: data, loss: value, grads };
+}
+
+describe('CPU vs WebGPU agreement (tiny configs)', () => {
+  gpuTest.for([
+    [
+      'dynamic-qkv low-rank + QK-norm + GQA',
+      { conv: 'dynamic-qkv', qkNorm: true, nKvHeads: 2, dsc: { rank: 3 } },
+    ],
+    [
+      'dynamic-all-linear head-wise + pre-projection + skip',
+      { conv: 'dynamic-all-linear', preProjection: 'on+skip', dsc: { variant: 'head-wise', headSize: 4 } },
+    ],
+  ] as const)(
+    '%s: same init from the seed, same logits and gradients, same decode',
+    async ([, overrides], { backend }) => {
+      const config = tinyConfig(overrides);
+      const onCpu = transformer.build(config, { backend: cpu, seed: 5 });
+      const onGpu = transformer.build(config, { backend, seed: 5 });
+      // Identical initial weights on both backends (Philox streams), before randomisation.
+      const w = 'model.layers.0.self_attn.q_conv.static_w';
+      expect(Array.from(await onGpu.parameters.get(w)!.data())).toEqual(
+        Array.from(await onCpu.parameters.get(w)!.data()),
+      );
+      randomizeParameters(onCpu, 6);
+      randomizeParameters(onGpu, 6);
+      const a = await run(onCpu, randomIds(2, 9, config.vocabSize, 7, cpu));
+      const ids = randomIds(2, 9, config.vocabSize, 7, backend);
+      const b = await run(onGpu, ids);
+      // A second identical step allocates nothing that outlives it (the first may fill backend caches).
+      await backend.sync();
+      const before = backend.liveBuffers();
+      expect((await run(onGpu, ids)).loss).toBe(b.loss);
+      await backend.sync();
+      expect(backend.liveBuffers()).toBe(before);
+      expect(maxRelDiff(b.logits, a.logits)).toBeLessThan(1e-4);
+      expect(Math.abs(b.loss - a.loss)).toBeLessThan(1e-4);
+      for (const [name, g] of a.grads) expect(maxRelDiff(b.grads.get(name)!, g), name).toBeLessThan(2e-3);
+      // Decoding on the GPU: prefill 4, then one token at a time, equals the GPU forward.
+      let state = onGpu.initState(2, 9);
+      const parts: Tensor[] = [];
+      for (const [s, n] of [
+        [0, 4],
+        [4, 1],
+        [5, 1],
+        [6, 1],
+        [7, 1],
+        [8, 1],
+      ] as const) {
+        const chunk = tidy(() => narrow(ids, 1, s, n).contiguous());
+        const r = onGpu.step(chunk, state);
+        chunk.dispose();
+        state = r.state;
+        parts.push(r.logits);
+      }
+      const stepped = concat(parts, 1);
+      expect(maxRelDiff(await stepped.data(), b.logits)).toBeLessThan(1e-4);
+      for (const t of [stepped, ...parts, ids]) t.dispose();
+      onGpu.disposeState(state);
+      await backend.sync();
+      expect(backend.liveBuffers()).toBe(before - 1); // the ids are gone
+      onGpu.dispose();
+      onCpu.dispose();
+    },
+  );
+});

@@ -1,0 +1,79 @@
+import { concat, matmul, reshape, split, type Tensor, tidy, zeros } from '@dynconv/tensor';
+import { constantParameter, type InitOptions, normalParameter, uniformParameter } from './init.js';
+
+/** A dense layer `y = x Wᵀ + b`, PyTorch layout: `weight [out, in]`, `bias [out]`. */
+export type Linear = { weight: Tensor; bias?: Tensor };
+
+export interface LinearOptions extends InitOptions {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  /** Add a bias (zero-initialised). Default false. */
+  readonly bias?: boolean;
+  /**
+   * Weight init: a standard deviation for N(0, std²), `'zeros'`, or
+   * `'kaiming-uniform'` (PyTorch's `nn.Linear` default, U(±1/√in)). Default 0.02.
+   */
+  readonly init?: number | 'zeros' | 'kaiming-uniform';
+}
+
+/** A fresh `Linear` (parameters require gradients; free with `disposeParameters`). */
+export function initLinear(o: LinearOptions): Linear {
+  const shape = [o.outFeatures, o.inFeatures];
+  const init = o.init ?? 0.02;
+  const weight =
+    init === 'zeros'
+      ? constantParameter(shape, o)
+      : init === 'kaiming-uniform'
+        ? uniformParameter(shape, 1 / Math.sqrt(o.inFeatures), o)
+        : normalParameter(shape, init, o);
+  return o.bias ? { weight, bias: constantParameter([o.outFeatures], o) } : { weight };
+}
+
+/** Input and output widths of a linear layer. */
+export const linearShape = (p: Linear): { inFeatures: number; outFeatures: number } => ({
+  inFeatures: p.weight.shape[1]!,
+  outFeatures: p.weight.shape[0]!,
+});
+
+/**
+ * `x [..., in] → [..., out]`. The leading dims are flattened into one matmul
+ * so the weight gradient is a single `[out, in]` product.
+ */
+export function linear(p: Linear, x: Tensor): Tensor {
+  return tidy(() => {
+    const { inFeatures, outFeatures } = linearShape(p);
+    const lead = x.shape.slice(0, -1);
+    const x2 = reshape(x, [-1, inFeatures]);
+    let y = matmul(x2, p.weight.T);
+    if (p.bias) y = y.add(p.bias);
+    return reshape(y, [...lead, outFeatures]);
+  });
+}
+
+/**
+ * Several linear layers over the same input as ONE matmul: the weights are
+ * concatenated along the output dim, multiplied once, and the result split.
+ * `x [..., in] → [[..., out_0], [..., out_1], ...]`. Used to fuse the q/k/v
+ * projections with the dynamic-convolution generators that read the same input.
+ */
+export function fusedLinear(layers: readonly Linear[], x: Tensor): Tensor[] {
+  if (layers.length === 1) return [linear(layers[0]!, x)];
+  return tidy(() => {
+    const widths = layers.map((l) => linearShape(l).outFeatures);
+    const weight = concat(
+      layers.map((l) => l.weight),
+      0,
+    );
+    const anyBias = layers.some((l) => l.bias);
+    const bias = anyBias
+      ? concat(
+          layers.map(
+            (l, i) => l.bias ?? zeros([widths[i]!], { backend: l.weight.backend, dtype: l.weight.dtype }),
+          ),
+          0,
+        )
+      : undefined;
+    const y = linear(bias ? { weight, bias } : { weight }, x);
+    return split(y, widths, -1);
+  });
+}
