@@ -6,12 +6,13 @@ import {
   gatedDeltaNet,
   glaArchitecture,
   hybrid,
-  mamba2,
   type ModelV1,
+  mamba2,
   mixers,
+  moeTransformer,
   registry,
 } from '../src/index.js';
-import { cpu, lmLoss, randomIds, randomizeParameters } from './helpers.js';
+import { cpu, lmLoss, randomIds, randomizeParameters, sgdStep } from './helpers.js';
 
 const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   let m = 0;
@@ -33,13 +34,20 @@ const decodeError = (schema: Parameters<typeof decodeConfig>[0], value: unknown)
  * a time (the recurrent step); all logits must equal one full forward, and
  * the final caches must have the declared shapes.
  */
-async function expectDecodeMatchesForward(model: ModelV1, shapes: Record<string, readonly number[]>, vocab: number) {
+async function expectDecodeMatchesForward(
+  model: ModelV1,
+  shapes: Record<string, readonly number[]>,
+  vocab: number,
+) {
   const [B, T, prefill] = [2, 9, 5];
   const ids = randomIds(B, T, vocab, 11);
   const full = model.forward({ ids });
   let state = model.initState(B, T);
   const chunks: Tensor[] = [];
-  for (const [s, n] of [[0, prefill], ...Array.from({ length: T - prefill }, (_, i) => [prefill + i, 1])] as const) {
+  for (const [s, n] of [
+    [0, prefill],
+    ...Array.from({ length: T - prefill }, (_, i) => [prefill + i, 1]),
+  ] as const) {
     const r = model.step(narrow(ids, 1, s, n).contiguous(), state);
     state = r.state;
     chunks.push(r.logits);
@@ -116,7 +124,10 @@ describe.each(plugins)('%s plugin', (name, plugin, fields) => {
         const g = await p.grad?.data();
         expect(g, pname).toBeDefined();
         expect(g!.every(Number.isFinite), pname).toBe(true);
-        expect(g!.some((v) => v !== 0), pname).toBe(true);
+        expect(
+          g!.some((v) => v !== 0),
+          pname,
+        ).toBe(true);
       }
       model.dispose();
     });
@@ -125,7 +136,12 @@ describe.each(plugins)('%s plugin', (name, plugin, fields) => {
 
 describe('linear mixer configs', () => {
   it('Mamba-2: head dims that do not divide, bad groups and chunk sizes are reported with paths before any build', () => {
-    const message = decodeError(mamba2.configSchema, { ...base, headDim: 5, chunkSize: 48, dsc: { width: 9 } });
+    const message = decodeError(mamba2.configSchema, {
+      ...base,
+      headDim: 5,
+      chunkSize: 48,
+      dsc: { width: 9 },
+    });
     expect(message).toMatch(/must be a power of two, got 48\n\s+at \["chunkSize"\]/);
     expect(message).toMatch(/Expected a value less than or equal to 8\n\s+at \["dsc"\]\["width"\]/);
     const cross = decodeError(mamba2.configSchema, { ...base, headDim: 5 });
@@ -141,7 +157,12 @@ describe('linear mixer configs', () => {
       /nHeads 3 does not divide dModel 16 \(or set headDim\)\n\s+at \["nHeads"\]/,
     );
     expect(
-      decodeError(gatedDeltaNet.configSchema, { ...base, nHeads: 2, conv: 'dynamic', dsc: { variant: 'head-wise', headSize: 12 } }),
+      decodeError(gatedDeltaNet.configSchema, {
+        ...base,
+        nHeads: 2,
+        conv: 'dynamic',
+        dsc: { variant: 'head-wise', headSize: 12 },
+      }),
     ).toMatch(/head size 12 does not divide the q\/k stream width 16\n\s+at \["dsc"\]\["headSize"\]/);
     expect(decodeError(glaArchitecture.configSchema, { ...base, nHeads: 3 })).toMatch(
       /nHeads 3 does not divide expandK × dModel = 8\n\s+at \["nHeads"\]/,
@@ -165,18 +186,37 @@ describe('linear mixer configs', () => {
     const cross = decodeError(hybrid.configSchema, {
       vocabSize: 10,
       dModel: 16,
-      layers: [{ mixer: 'mamba2', headDim: 8 }, { mixer: 'gated-deltanet', nHeads: 5 }],
+      layers: [
+        { mixer: 'mamba2', headDim: 8 },
+        { mixer: 'gated-deltanet', nHeads: 5 },
+      ],
     });
-    expect(cross).toMatch(/layer 1 \(gated-deltanet\): nHeads 5 does not divide dModel 16.*\n\s+at \["layers"\]\[1\]\["nHeads"\]/);
+    expect(cross).toMatch(
+      /layer 1 \(gated-deltanet\): nHeads 5 does not divide dModel 16.*\n\s+at \["layers"\]\[1\]\["nHeads"\]/,
+    );
   });
 
   it('defaults follow the reference implementations', () => {
     const m = decodeConfig(mamba2.configSchema, { ...base, dModel: 128 });
-    expect(m).toMatchObject({ dState: 64, headDim: 64, expand: 2, nGroups: 1, conv: 'static', chunkSize: 64, mlp: 'none' });
+    expect(m).toMatchObject({
+      dState: 64,
+      headDim: 64,
+      expand: 2,
+      nGroups: 1,
+      conv: 'static',
+      chunkSize: 64,
+      mlp: 'none',
+    });
     const g = decodeConfig(gatedDeltaNet.configSchema, { ...base, nHeads: 2 });
     expect(g).toMatchObject({ expandV: 2, useGate: true, conv: 'static', chunkSize: 64, mlp: 'swiglu' });
     const l = decodeConfig(glaArchitecture.configSchema, { ...base, nHeads: 2 });
-    expect(l).toMatchObject({ expandK: 0.5, expandV: 1, gateLowRankDim: 16, gateLogitNormalizer: 16, chunkSize: 16 });
+    expect(l).toMatchObject({
+      expandK: 0.5,
+      expandV: 1,
+      gateLowRankDim: 16,
+      gateLogitNormalizer: 16,
+      chunkSize: 16,
+    });
   });
 });
 
@@ -209,7 +249,9 @@ describe('linear mixer counts', () => {
     const d = decodeConfig(mamba2.configSchema, { ...fields, conv: 'dynamic', dsc: { rank: 2 } });
     const convDim = 32 + 2 * 4; // dInner + 2·G·N
     // static: weight W·D + bias D; DSC: proj d·R + U R·W·D + static_w W·D (no bias).
-    expect(mamba2.parameterCount(d) - mamba2.parameterCount(s)).toBe(16 * 2 + 2 * 4 * convDim + 4 * convDim - (4 * convDim + convDim));
+    expect(mamba2.parameterCount(d) - mamba2.parameterCount(s)).toBe(
+      16 * 2 + 2 * 4 * convDim + 4 * convDim - (4 * convDim + convDim),
+    );
   });
 });
 
@@ -223,7 +265,13 @@ describe('hybrid with linear mixers', () => {
         { mixer: 'mamba2', dState: 4, headDim: 8, chunkSize: 4, conv: 'dynamic', dsc: { rank: 2 } },
         { mixer: 'attention', nHeads: 2 },
         { mixer: 'gated-deltanet', nHeads: 2, expandV: 1, chunkSize: 2 },
-        { mixer: 'gla', nHeads: 4, conv: 'dynamic', dsc: { variant: 'head-wise', headSize: 2 }, chunkSize: 8 },
+        {
+          mixer: 'gla',
+          nHeads: 4,
+          conv: 'dynamic',
+          dsc: { variant: 'head-wise', headSize: 2 },
+          chunkSize: 8,
+        },
       ],
     });
     const model = hybrid.build(config, { backend: cpu, seed: 5 });
@@ -245,4 +293,64 @@ describe('hybrid with linear mixers', () => {
     await expectDecodeMatchesForward(model, hybrid.decodeStateShapes(config, 2, 9), 13);
     model.dispose();
   });
+});
+
+describe('training from the plugins’ own initialisation', () => {
+  const cases: [string, Plugin, Record<string, unknown>][] = [
+    ['mamba2 static', mamba2 as Plugin, { dState: 8, headDim: 8, chunkSize: 8 }],
+    [
+      'mamba2 DSC',
+      mamba2 as Plugin,
+      { dState: 8, headDim: 8, chunkSize: 8, conv: 'dynamic', dsc: { rank: 4 } },
+    ],
+    ['gated-deltanet static', gatedDeltaNet as Plugin, { nHeads: 2, chunkSize: 8, mlpHidden: 24 }],
+    [
+      'gated-deltanet DSC',
+      gatedDeltaNet as Plugin,
+      { nHeads: 2, chunkSize: 8, mlpHidden: 24, conv: 'dynamic', dsc: { rank: 4 } },
+    ],
+    ['gla static', glaArchitecture as Plugin, { nHeads: 2, chunkSize: 8, mlpHidden: 24 }],
+    [
+      'gla DSC head-wise',
+      glaArchitecture as Plugin,
+      { nHeads: 2, chunkSize: 8, mlpHidden: 24, conv: 'dynamic', dsc: { variant: 'head-wise', headSize: 4 } },
+    ],
+    [
+      'moe DSC q/k/v, capacity 1.5',
+      moeTransformer as Plugin,
+      {
+        nHeads: 4,
+        numExperts: 4,
+        topK: 2,
+        expertHidden: 16,
+        capacityFactor: 1.5,
+        conv: 'dynamic-qkv',
+        dsc: { rank: 4 },
+      },
+    ],
+  ];
+  it.each(cases)(
+    '%s: SGD steps reduce the loss, leak nothing per step, and dispose frees everything',
+    async (_name, plugin, fields) => {
+      const before = cpu.liveBuffers();
+      const model = plugin.build(decodeConfig(plugin.configSchema, { ...base, vocabSize: 19, ...fields }), {
+        backend: cpu,
+        seed: 7,
+      });
+      const ids = randomIds(4, 12, 19, 8);
+      const losses = [await sgdStep(model, ids, 0.5)];
+      const live = cpu.liveBuffers();
+      for (let i = 0; i < 7; i++) {
+        losses.push(await sgdStep(model, ids, 0.5));
+        expect(cpu.liveBuffers()).toBe(live);
+      }
+      expect(losses[0]).toBeGreaterThan(Math.log(19) - 0.2);
+      expect(losses.at(-1)!).toBeLessThan(losses[0]! - 0.3);
+      const state = model.initState(2, 8);
+      model.disposeState(state);
+      model.dispose();
+      ids.dispose();
+      expect(cpu.liveBuffers()).toBe(before);
+    },
+  );
 });

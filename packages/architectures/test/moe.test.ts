@@ -20,7 +20,10 @@ const decodeError = (value: unknown): string => {
 
 const base = { vocabSize: 17, dModel: 16, nLayers: 2, nHeads: 4, numExperts: 4, topK: 2, expertHidden: 8 };
 const build = (overrides: Record<string, unknown> = {}, seed = 3): MoeModel => {
-  const model = moeTransformer.build(decodeConfig(moeTransformer.configSchema, { ...base, ...overrides }), { backend: cpu, seed });
+  const model = moeTransformer.build(decodeConfig(moeTransformer.configSchema, { ...base, ...overrides }), {
+    backend: cpu,
+    seed,
+  });
   randomizeParameters(model, seed + 1, 0.3);
   return model as MoeModel;
 };
@@ -64,7 +67,12 @@ describe('moe plugin', () => {
       const full = model.forward({ ids });
       let state = model.initState(B, T);
       const chunks: Tensor[] = [];
-      for (const [s, n] of [[0, 3], [3, 1], [4, 1], [5, 2]] as const) {
+      for (const [s, n] of [
+        [0, 3],
+        [3, 1],
+        [4, 1],
+        [5, 2],
+      ] as const) {
         const r = model.step(narrow(ids, 1, s, n).contiguous(), state);
         state = r.state;
         chunks.push(r.logits);
@@ -88,7 +96,7 @@ describe('moe plugin', () => {
     });
     for (const [name, p] of model.parameters) {
       const g = p.grad ? await p.grad.data() : null;
-      const touched = g !== null && g.some((v) => v !== 0);
+      const touched = g?.some((v) => v !== 0) ?? false;
       // The aux losses depend on every router and what feeds it; never on the last layer's experts or the final norm.
       if (/mlp\.gate\.weight$/.test(name)) expect(touched, name).toBe(true);
       if (/layers\.1\.mlp\.experts|model\.norm/.test(name)) expect(touched, name).toBe(false);
@@ -108,7 +116,10 @@ describe('moe plugin', () => {
     expect(Number.isFinite(await loss.item())).toBe(true);
     for (const [name, p] of model.parameters) {
       const g = await p.grad?.data();
-      expect(g?.some((v) => v !== 0), name).toBe(true);
+      expect(
+        g?.some((v) => v !== 0),
+        name,
+      ).toBe(true);
     }
     model.dispose();
   });
@@ -138,7 +149,9 @@ describe('moe plugin', () => {
   });
 
   it('rejects bad configs with paths: top-k above the expert count, convs in the experts', () => {
-    expect(decodeError({ ...base, topK: 5 })).toMatch(/topK 5 exceeds the 4 experts \(numExperts\)\n\s+at \["topK"\]/);
+    expect(decodeError({ ...base, topK: 5 })).toMatch(
+      /topK 5 exceeds the 4 experts \(numExperts\)\n\s+at \["topK"\]/,
+    );
     expect(decodeError({ ...base, conv: 'dynamic-all-linear' })).toMatch(/at \["conv"\]/);
     expect(decodeError({ ...base, nHeads: 3 })).toMatch(/at \["nHeads"\]/);
   });

@@ -1,1 +1,20 @@
-export {};
+/**
+ * @dynconv/kernels-webgpu — the research operators of dynconv: static and
+ * dynamic short convolutions (DSC) and causal attention. Each is a
+ * differentiable op on every backend; on WebGPU the fused kernels run.
+ * Browser-safe: imports nothing Node-only.
+ */
+export { type CausalAttentionOptions, causalAttention } from './causal-attention/causal-attention.js';
+export {
+  type ConvStepResult,
+  type DynamicConvStepOptions,
+  dynamicConvHeadwiseStep,
+  dynamicConvLowRankStep,
+  type ShortConvStepOptions,
+  shortConvStep,
+} from './decode/conv-step.js';
+export { type DynamicConvOptions, dynamicConvHeadwise } from './dynamic-conv-headwise/dynamic-conv-headwise.js';
+export { dynamicConvLowRank } from './dynamic-conv-lowrank/dynamic-conv-lowrank.js';
+export { type ShortConvOptions, shortConv } from './short-conv/short-conv.js';
+export { MAX_RANK, MAX_WIDTH } from './common/validate.js';
+export * from './linear-mixers.js';

@@ -14,7 +14,9 @@ export const uniformStackFields = (defaultMlp: 'swiglu' | 'gelu' | 'none') => ({
   dModel: PositiveInt,
   nLayers: PositiveInt,
   /** The MLP after every mixer (`none`: mixer-only blocks, as in pure Mamba-2 models). */
-  mlp: Schema.Literals(['swiglu', 'gelu', 'none']).pipe(Schema.withDecodingDefaultKey(Effect.succeed(defaultMlp))),
+  mlp: Schema.Literals(['swiglu', 'gelu', 'none']).pipe(
+    Schema.withDecodingDefaultKey(Effect.succeed(defaultMlp)),
+  ),
   /** Default ⌈8·dModel/3⌉ rounded up to a multiple of 64. */
   mlpHidden: Schema.optionalKey(PositiveInt),
   tieEmbeddings: Schema.Boolean.pipe(Schema.withDecodingDefaultKey(Effect.succeed(true))),
@@ -37,7 +39,11 @@ export interface UniformStackConfig {
 }
 
 /** `nLayers` blocks of `mixer` (configured by `entry`), each followed by the configured MLP. */
-export function uniformStack(c: UniformStackConfig, mixer: AnyMixer, entry: { readonly mixer: string }): StackSpec {
+export function uniformStack(
+  c: UniformStackConfig,
+  mixer: AnyMixer,
+  entry: { readonly mixer: string },
+): StackSpec {
   const mlp = c.mlp === 'none' ? null : { kind: c.mlp, hidden: c.mlpHidden ?? defaultMlpHidden(c.dModel) };
   return {
     vocabSize: c.vocabSize,

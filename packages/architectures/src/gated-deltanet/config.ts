@@ -1,10 +1,10 @@
 import { Schema } from 'effect';
-import { crossFieldCheck } from '../config.js';
 import type { StackSpec } from '../blocks/stack.js';
 import { uniformStack, uniformStackFields } from '../blocks/uniform-stack.js';
+import { crossFieldCheck } from '../config.js';
 import {
-  type GatedDeltaNetMixerConfig,
   GatedDeltaNetMixerConfig as Entry,
+  type GatedDeltaNetMixerConfig,
   gatedDeltaNetMixer,
   validateGatedDeltaNet,
 } from '../mixers/gated-deltanet/index.js';
@@ -30,4 +30,5 @@ export const GatedDeltaNetConfig = Base.check(
   crossFieldCheck<GatedDeltaNetConfig>((c) => validateGatedDeltaNet(gatedDeltaNetEntry(c), c.dModel)),
 );
 
-export const gatedDeltaNetStack = (c: GatedDeltaNetConfig): StackSpec => uniformStack(c, gatedDeltaNetMixer, gatedDeltaNetEntry(c));
+export const gatedDeltaNetStack = (c: GatedDeltaNetConfig): StackSpec =>
+  uniformStack(c, gatedDeltaNetMixer, gatedDeltaNetEntry(c));

@@ -18,7 +18,8 @@ export const gatedDeltaNet: ArchitectureV1<GatedDeltaNetConfig> = {
   build: (config, options) => buildStack(gatedDeltaNetStack(config), options),
   parameterCount: (config) => stackParameterCount(gatedDeltaNetStack(config)),
   flopsPerToken: (config, seqLen) => stackFlopsPerToken(gatedDeltaNetStack(config), seqLen),
-  decodeStateShapes: (config, batch, maxLength) => stackStateShapes(gatedDeltaNetStack(config), batch, maxLength),
+  decodeStateShapes: (config, batch, maxLength) =>
+    stackStateShapes(gatedDeltaNetStack(config), batch, maxLength),
 };
 
 registry.register(gatedDeltaNet);

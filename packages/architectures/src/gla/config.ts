@@ -1,8 +1,8 @@
 import { Schema } from 'effect';
-import { crossFieldCheck } from '../config.js';
 import type { StackSpec } from '../blocks/stack.js';
 import { uniformStack, uniformStackFields } from '../blocks/uniform-stack.js';
-import { type GlaMixerConfig, GlaMixerConfig as Entry, glaMixer, validateGla } from '../mixers/gla/index.js';
+import { crossFieldCheck } from '../config.js';
+import { GlaMixerConfig as Entry, type GlaMixerConfig, glaMixer, validateGla } from '../mixers/gla/index.js';
 
 const { mixer: _mixer, ...mixerFields } = Entry.fields;
 const Base = Schema.Struct({ ...uniformStackFields('swiglu'), ...mixerFields });

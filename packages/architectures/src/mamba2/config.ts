@@ -1,8 +1,13 @@
 import { Schema } from 'effect';
-import { crossFieldCheck } from '../config.js';
 import type { StackSpec } from '../blocks/stack.js';
 import { type UniformStackConfig, uniformStack, uniformStackFields } from '../blocks/uniform-stack.js';
-import { type Mamba2MixerConfig, Mamba2MixerConfig as Entry, mamba2Mixer, validateMamba2 } from '../mixers/mamba2/index.js';
+import { crossFieldCheck } from '../config.js';
+import {
+  Mamba2MixerConfig as Entry,
+  type Mamba2MixerConfig,
+  mamba2Mixer,
+  validateMamba2,
+} from '../mixers/mamba2/index.js';
 
 const { mixer: _mixer, ...mixerFields } = Entry.fields;
 const Base = Schema.Struct({ ...uniformStackFields('none'), ...mixerFields });
@@ -23,6 +28,9 @@ export const mamba2Entry = (c: Mamba2Config): Mamba2MixerConfig => ({
 });
 
 /** Mamba-2 LM config: mixer fields at the top level, problems reported at their paths. */
-export const Mamba2Config = Base.check(crossFieldCheck<Mamba2Config>((c) => validateMamba2(mamba2Entry(c), c.dModel)));
+export const Mamba2Config = Base.check(
+  crossFieldCheck<Mamba2Config>((c) => validateMamba2(mamba2Entry(c), c.dModel)),
+);
 
-export const mamba2Stack = (c: Mamba2Config): StackSpec => uniformStack(c satisfies UniformStackConfig, mamba2Mixer, mamba2Entry(c));
+export const mamba2Stack = (c: Mamba2Config): StackSpec =>
+  uniformStack(c satisfies UniformStackConfig, mamba2Mixer, mamba2Entry(c));

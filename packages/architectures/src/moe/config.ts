@@ -1,7 +1,7 @@
 import { Effect, Schema } from 'effect';
-import { type ConfigIssue, crossFieldCheck, PositiveInt, PositiveNumber } from '../config.js';
 import { defaultMlpHidden } from '../blocks/mlp-spec.js';
 import type { StackSpec } from '../blocks/stack.js';
+import { type ConfigIssue, crossFieldCheck, PositiveInt, PositiveNumber } from '../config.js';
 import type { AnyMixer } from '../mixers/types.js';
 import { TransformerConfig, transformerStack, validateTransformer } from '../transformer/index.js';
 import { type MoeFeedForwardConfig, validateMoeFeedForward } from './feed-forward.js';
@@ -23,8 +23,12 @@ const Base = Schema.Struct({
   normalizeTopK: Schema.Boolean.pipe(Schema.withDecodingDefaultKey(Effect.succeed(true))),
   /** Capacity factor for training forwards (overflow → residual path); absent = dropless. */
   capacityFactor: Schema.optionalKey(PositiveNumber),
-  loadBalancingCoef: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)).pipe(Schema.withDecodingDefaultKey(Effect.succeed(0.01))),
-  zLossCoef: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)).pipe(Schema.withDecodingDefaultKey(Effect.succeed(0.001))),
+  loadBalancingCoef: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)).pipe(
+    Schema.withDecodingDefaultKey(Effect.succeed(0.01)),
+  ),
+  zLossCoef: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)).pipe(
+    Schema.withDecodingDefaultKey(Effect.succeed(0.001)),
+  ),
 });
 export type MoeConfig = typeof Base.Type;
 
@@ -54,5 +58,8 @@ export const MoeConfig = Base.check(crossFieldCheck<MoeConfig>(validateMoe));
 export function moeStack(c: MoeConfig, sublayer: AnyMixer): StackSpec {
   const stack = transformerStack(asTransformer(c));
   const entry = moeEntry(c);
-  return { ...stack, layers: stack.layers.map((l) => ({ ...l, mlp: null, feedForward: { mixer: sublayer, config: entry } })) };
+  return {
+    ...stack,
+    layers: stack.layers.map((l) => ({ ...l, mlp: null, feedForward: { mixer: sublayer, config: entry } })),
+  };
 }

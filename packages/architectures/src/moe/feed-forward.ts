@@ -65,7 +65,10 @@ export class MoeRecorder {
 
   async stats(): Promise<MoeLayerStats | null> {
     if (!this.counts) return null;
-    return { dropped: await this.counts.dropped.item(), tokensPerExpert: await this.counts.tokensPerExpert.toArray() };
+    return {
+      dropped: await this.counts.dropped.item(),
+      tokensPerExpert: await this.counts.tokensPerExpert.toArray(),
+    };
   }
 
   clear(): void {
@@ -93,7 +96,10 @@ export type MoeFeedForwardParams = {
  * A fresh MoE feed-forward sublayer plus the recorders of the layers it
  * initialises (one per `init`), so a model can collect its auxiliary losses.
  */
-export function makeMoeFeedForward(): { sublayer: MixerV1<MoeFeedForwardConfig, MoeFeedForwardParams>; recorders: MoeRecorder[] } {
+export function makeMoeFeedForward(): {
+  sublayer: MixerV1<MoeFeedForwardConfig, MoeFeedForwardParams>;
+  recorders: MoeRecorder[];
+} {
   const recorders: MoeRecorder[] = [];
   const sublayer: MixerV1<MoeFeedForwardConfig, MoeFeedForwardParams> = {
     specificationVersion: 'v1',
@@ -125,7 +131,10 @@ export function makeMoeFeedForward(): { sublayer: MixerV1<MoeFeedForwardConfig, 
         const [B, T, d] = x.shape as [number, number, number];
         const c = p.config;
         // Decoding is always dropless: a capacity that depends on the batch would change the outputs.
-        const capacity = mode.kind === 'sequence' && c.capacityFactor !== undefined ? { capacityFactor: c.capacityFactor } : {};
+        const capacity =
+          mode.kind === 'sequence' && c.capacityFactor !== undefined
+            ? { capacityFactor: c.capacityFactor }
+            : {};
         const r = moe(
           reshape(x, [B * T, d]),
           transpose(p.gate.weight),
@@ -148,7 +157,8 @@ export function makeMoeFeedForward(): { sublayer: MixerV1<MoeFeedForwardConfig, 
      * buffer (E·N rows when dropless, ≈ c·k·N with a capacity factor c); those
      * are not useful work and not counted.
      */
-    forwardFlopsPerToken: (c, ctx) => 2 * ctx.dModel * c.numExperts + c.topK * 6 * ctx.dModel * c.expertHidden,
+    forwardFlopsPerToken: (c, ctx) =>
+      2 * ctx.dModel * c.numExperts + c.topK * 6 * ctx.dModel * c.expertHidden,
   };
   return { sublayer, recorders };
 }

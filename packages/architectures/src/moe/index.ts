@@ -3,7 +3,7 @@ import { buildStack, stackFlopsPerToken, stackParameterCount, stackStateShapes }
 import { registry } from '../registry.js';
 import type { ArchitectureV1, ModelV1 } from '../spec/v1.js';
 import { MoeConfig, moeStack } from './config.js';
-import { makeMoeFeedForward, type MoeLayerStats } from './feed-forward.js';
+import { type MoeLayerStats, makeMoeFeedForward } from './feed-forward.js';
 
 export { MoeConfig, MoeConvPlacement, moeEntry, moeStack, validateMoe } from './config.js';
 export {
@@ -64,7 +64,8 @@ export const moeTransformer: ArchitectureV1<MoeConfig> = {
 
   parameterCount: (config) => stackParameterCount(moeStack(config, counting)),
   flopsPerToken: (config, seqLen) => stackFlopsPerToken(moeStack(config, counting), seqLen),
-  decodeStateShapes: (config, batch, maxLength) => stackStateShapes(moeStack(config, counting), batch, maxLength),
+  decodeStateShapes: (config, batch, maxLength) =>
+    stackStateShapes(moeStack(config, counting), batch, maxLength),
 };
 
 registry.register(moeTransformer);

@@ -46,10 +46,16 @@ export function gatedDeltaNetDims(c: GatedDeltaNetMixerConfig, dModel: number): 
 export function validateGatedDeltaNet(c: GatedDeltaNetMixerConfig, dModel: number): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   if (c.headDim === undefined && dModel % c.nHeads !== 0)
-    issues.push({ path: ['nHeads'], message: `nHeads ${c.nHeads} does not divide dModel ${dModel} (or set headDim)` });
+    issues.push({
+      path: ['nHeads'],
+      message: `nHeads ${c.nHeads} does not divide dModel ${dModel} (or set headDim)`,
+    });
   const headK = c.headDim ?? Math.floor(dModel / c.nHeads);
   if (!Number.isInteger(headK * c.expandV))
-    issues.push({ path: ['expandV'], message: `expandV ${c.expandV} × head size ${headK} is not an integer` });
+    issues.push({
+      path: ['expandV'],
+      message: `expandV ${c.expandV} × head size ${headK} is not an integer`,
+    });
   const d = gatedDeltaNetDims(c, dModel);
   issues.push(
     ...validateConvStreams(c, [

@@ -1,6 +1,5 @@
 import { gatedDeltaRule, gatedDeltaStep } from '@dynconv/kernels-webgpu';
 import {
-  constantParameter,
   convGenerator,
   convStream,
   fusedLinear,
@@ -15,7 +14,19 @@ import {
   type ShortConv,
   setCache,
 } from '@dynconv/layers';
-import { exp, mul, neg, reshape, sigmoid, silu, softplus, type Tensor, tidy, unsqueeze, zeros } from '@dynconv/tensor';
+import {
+  exp,
+  mul,
+  neg,
+  reshape,
+  sigmoid,
+  silu,
+  softplus,
+  type Tensor,
+  tidy,
+  unsqueeze,
+  zeros,
+} from '@dynconv/tensor';
 import { linearParams, shortConvFlops, shortConvParams } from '../../blocks/counts.js';
 import { initALog, initDtBias } from '../linear-common/decay-init.js';
 import { gatedRmsNorm, l2Normalize } from '../linear-common/norms.js';
@@ -29,7 +40,12 @@ import {
   validateGatedDeltaNet,
 } from './config.js';
 
-export { type GatedDeltaNetDims, GatedDeltaNetMixerConfig, gatedDeltaNetDims, validateGatedDeltaNet } from './config.js';
+export {
+  type GatedDeltaNetDims,
+  GatedDeltaNetMixerConfig,
+  gatedDeltaNetDims,
+  validateGatedDeltaNet,
+} from './config.js';
 
 /**
  * Gated DeltaNet parameters under `model.layers.{i}.mixer` (fla names; the
@@ -66,7 +82,8 @@ const STREAMS = ['q', 'k', 'v'] as const;
 export const gatedDeltaNetMixer: MixerV1<GatedDeltaNetMixerConfig, GatedDeltaNetMixerParams> = {
   specificationVersion: 'v1',
   name: 'gated-deltanet',
-  description: 'Gated DeltaNet mixer (chunked gated delta rule) with static or dynamic (DSC) short convs on q, k, v',
+  description:
+    'Gated DeltaNet mixer (chunked gated delta rule) with static or dynamic (DSC) short convs on q, k, v',
   moduleName: 'mixer',
   configSchema: GatedDeltaNetMixerConfig,
   validate: (c, ctx) => validateGatedDeltaNet(c, ctx.dModel),
@@ -74,7 +91,8 @@ export const gatedDeltaNetMixer: MixerV1<GatedDeltaNetMixerConfig, GatedDeltaNet
   init(c, ctx) {
     const d = gatedDeltaNetDims(c, ctx.dModel);
     const o = { generator: ctx.generator, ...(ctx.backend ? { backend: ctx.backend } : {}) };
-    const lin = (outFeatures: number, init = ctx.initStd) => initLinear({ ...o, inFeatures: ctx.dModel, outFeatures, init });
+    const lin = (outFeatures: number, init = ctx.initStd) =>
+      initLinear({ ...o, inFeatures: ctx.dModel, outFeatures, init });
     const p: GatedDeltaNetMixerParams = {
       dims: d,
       q_proj: lin(d.keyDim),
@@ -91,7 +109,8 @@ export const gatedDeltaNetMixer: MixerV1<GatedDeltaNetMixerConfig, GatedDeltaNet
     if (c.useGate) p.g_proj = lin(d.valueDim);
     if (d.conv) {
       const widths = { q: d.keyDim, k: d.keyDim, v: d.valueDim };
-      for (const s of STREAMS) p[`${s}_conv`] = initShortConv(d.conv, { ...o, channels: widths[s], generatorDim: ctx.dModel });
+      for (const s of STREAMS)
+        p[`${s}_conv`] = initShortConv(d.conv, { ...o, channels: widths[s], generatorDim: ctx.dModel });
     }
     return p;
   },
@@ -116,11 +135,19 @@ export const gatedDeltaNetMixer: MixerV1<GatedDeltaNetMixerConfig, GatedDeltaNet
       const g = mul(neg(exp(p.A_log)), softplus(outs[3]!.add(p.dt_bias)));
       let o: Tensor;
       if (mode.kind === 'sequence') {
-        o = gatedDeltaRule(qh, kh, vh, g, beta, { chunkSize, ...(mode.docStart ? { docStart: mode.docStart } : {}) }).o;
+        o = gatedDeltaRule(qh, kh, vh, g, beta, {
+          chunkSize,
+          ...(mode.docStart ? { docStart: mode.docStart } : {}),
+        }).o;
       } else {
-        const state = mode.cache.get('recurrent_state') ?? zeros([B, H, K, V], { dtype: x.dtype, backend: x.backend });
+        const state =
+          mode.cache.get('recurrent_state') ?? zeros([B, H, K, V], { dtype: x.dtype, backend: x.backend });
         if (T === 1) {
-          const at = (t: Tensor) => reshape(t, t.shape.filter((_, i) => i !== 1));
+          const at = (t: Tensor) =>
+            reshape(
+              t,
+              t.shape.filter((_, i) => i !== 1),
+            );
           const r = gatedDeltaStep(at(qh), at(kh), at(vh), at(g), at(beta), state);
           o = unsqueeze(r.o, 1);
           setCache(mode, 'recurrent_state', r.state);

@@ -57,9 +57,13 @@ export function validateGla(c: GlaMixerConfig, dModel: number): ConfigIssue[] {
     ['expandV', c.expandV],
   ] as const) {
     const width = dModel * expand;
-    if (!Number.isInteger(width)) issues.push({ path: [field], message: `${field} ${expand} × dModel ${dModel} is not an integer` });
+    if (!Number.isInteger(width))
+      issues.push({ path: [field], message: `${field} ${expand} × dModel ${dModel} is not an integer` });
     else if (width % c.nHeads !== 0)
-      issues.push({ path: ['nHeads'], message: `nHeads ${c.nHeads} does not divide ${field} × dModel = ${width}` });
+      issues.push({
+        path: ['nHeads'],
+        message: `nHeads ${c.nHeads} does not divide ${field} × dModel = ${width}`,
+      });
   }
   const d = glaDims(c, dModel);
   issues.push(

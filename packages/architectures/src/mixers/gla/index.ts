@@ -57,7 +57,8 @@ const STREAMS = ['q', 'k', 'v'] as const;
 export const glaMixer: MixerV1<GlaMixerConfig, GlaMixerParams> = {
   specificationVersion: 'v1',
   name: 'gla',
-  description: 'gated linear attention mixer (chunked, per-channel decay) with static or dynamic (DSC) short convs on q, k, v',
+  description:
+    'gated linear attention mixer (chunked, per-channel decay) with static or dynamic (DSC) short convs on q, k, v',
   moduleName: 'mixer',
   configSchema: GlaMixerConfig,
   validate: (c, ctx) => validateGla(c, ctx.dModel),
@@ -65,7 +66,8 @@ export const glaMixer: MixerV1<GlaMixerConfig, GlaMixerParams> = {
   init(c, ctx) {
     const d = glaDims(c, ctx.dModel);
     const o = { generator: ctx.generator, ...(ctx.backend ? { backend: ctx.backend } : {}) };
-    const lin = (outFeatures: number) => initLinear({ ...o, inFeatures: ctx.dModel, outFeatures, init: ctx.initStd });
+    const lin = (outFeatures: number) =>
+      initLinear({ ...o, inFeatures: ctx.dModel, outFeatures, init: ctx.initStd });
     const p: GlaMixerParams = {
       dims: d,
       gateLogitNormalizer: c.gateLogitNormalizer,
@@ -82,7 +84,8 @@ export const glaMixer: MixerV1<GlaMixerConfig, GlaMixerParams> = {
     if (c.useOutputGate) p.g_proj = lin(d.valueDim);
     if (d.conv) {
       const widths = { q: d.keyDim, k: d.keyDim, v: d.valueDim };
-      for (const s of STREAMS) p[`${s}_conv`] = initShortConv(d.conv, { ...o, channels: widths[s], generatorDim: ctx.dModel });
+      for (const s of STREAMS)
+        p[`${s}_conv`] = initShortConv(d.conv, { ...o, channels: widths[s], generatorDim: ctx.dModel });
     }
     return p;
   },
@@ -110,9 +113,14 @@ export const glaMixer: MixerV1<GlaMixerConfig, GlaMixerParams> = {
       if (mode.kind === 'sequence') {
         o = gla(qh, kh, vh, gh, { chunkSize, ...(mode.docStart ? { docStart: mode.docStart } : {}) }).o;
       } else {
-        const state = mode.cache.get('recurrent_state') ?? zeros([B, H, K, V], { dtype: x.dtype, backend: x.backend });
+        const state =
+          mode.cache.get('recurrent_state') ?? zeros([B, H, K, V], { dtype: x.dtype, backend: x.backend });
         if (T === 1) {
-          const at = (t: Tensor) => reshape(t, t.shape.filter((_, i) => i !== 1));
+          const at = (t: Tensor) =>
+            reshape(
+              t,
+              t.shape.filter((_, i) => i !== 1),
+            );
           const r = glaStep(at(qh), at(kh), at(vh), at(gh), state);
           o = unsqueeze(r.o, 1);
           setCache(mode, 'recurrent_state', r.state);

@@ -11,7 +11,13 @@ import { add, exp, log, maximum, mul, neg, rand, sub, type Tensor, tidy } from '
  * `dt = exp(U(log dtMin, log dtMax))` clamped to ≥ `floor`:
  * `dt_bias = dt + log(1 − exp(−dt))` (the inverse of softplus).
  */
-export function initDtBias(heads: number, dtMin: number, dtMax: number, o: InitOptions, floor = 1e-4): Tensor {
+export function initDtBias(
+  heads: number,
+  dtMin: number,
+  dtMax: number,
+  o: InitOptions,
+  floor = 1e-4,
+): Tensor {
   return asParameter(
     tidy(() => {
       const u = rand([heads], { generator: o.generator, ...(o.backend ? { backend: o.backend } : {}) });

@@ -1,7 +1,7 @@
 import { MAX_CHUNK_SIZE } from '@dynconv/kernels-webgpu';
 import type { ShortConvSpec } from '@dynconv/layers';
 import { Effect, Schema } from 'effect';
-import { type DscConfig, convSpec, defaultDsc, DscConfig as DscSchema } from '../../blocks/dsc-config.js';
+import { convSpec, type DscConfig, DscConfig as DscSchema, defaultDsc } from '../../blocks/dsc-config.js';
 import type { ConfigIssue } from '../../config.js';
 
 /**
@@ -35,14 +35,22 @@ export const convFields = {
  * The short-conv spec of a linear mixer stream: the static conv of Mamba-2 /
  * fla (`residual: false`, SiLU applied by the mixer), or DSC (residual on).
  */
-export function linearConvSpec(conv: LinearConv, dsc: DscConfig, options: { bias?: boolean } = {}): ShortConvSpec | null {
+export function linearConvSpec(
+  conv: LinearConv,
+  dsc: DscConfig,
+  options: { bias?: boolean } = {},
+): ShortConvSpec | null {
   if (conv === 'none') return null;
-  if (conv === 'static') return { kind: 'static', width: dsc.width, residual: false, ...(options.bias ? { bias: true } : {}) };
+  if (conv === 'static')
+    return { kind: 'static', width: dsc.width, residual: false, ...(options.bias ? { bias: true } : {}) };
   return convSpec(dsc, 'dynamic');
 }
 
 /** Head-wise DSC needs its head size to divide every convolved stream. */
-export function validateConvStreams(c: { conv: LinearConv; dsc: DscConfig }, streams: readonly [string, number][]): ConfigIssue[] {
+export function validateConvStreams(
+  c: { conv: LinearConv; dsc: DscConfig },
+  streams: readonly [string, number][],
+): ConfigIssue[] {
   if (c.conv !== 'dynamic' || c.dsc.variant !== 'head-wise') return [];
   return streams
     .filter(([, width]) => width % c.dsc.headSize !== 0)

@@ -14,7 +14,11 @@ export function gatedRmsNorm(
   y: Tensor,
   z: Tensor,
   weight: Tensor,
-  o: { readonly groupSize: number; readonly eps: number; readonly order: 'gate-then-norm' | 'norm-then-gate' },
+  o: {
+    readonly groupSize: number;
+    readonly eps: number;
+    readonly order: 'gate-then-norm' | 'norm-then-gate';
+  },
 ): Tensor {
   return tidy(() => {
     const D = y.shape[y.rank - 1]!;

@@ -59,10 +59,17 @@ export function validateMamba2(c: Mamba2MixerConfig, dModel: number): ConfigIssu
   const issues: ConfigIssue[] = [];
   const dInner = c.expand * dModel;
   if (dInner % c.headDim !== 0)
-    issues.push({ path: ['headDim'], message: `headDim ${c.headDim} does not divide expand·dModel = ${c.expand}·${dModel} = ${dInner}` });
+    issues.push({
+      path: ['headDim'],
+      message: `headDim ${c.headDim} does not divide expand·dModel = ${c.expand}·${dModel} = ${dInner}`,
+    });
   else if ((dInner / c.headDim) % c.nGroups !== 0)
-    issues.push({ path: ['nGroups'], message: `nGroups ${c.nGroups} does not divide the ${dInner / c.headDim} heads` });
-  if (!(c.dtMin < c.dtMax)) issues.push({ path: ['dtMax'], message: `dtMax ${c.dtMax} must exceed dtMin ${c.dtMin}` });
+    issues.push({
+      path: ['nGroups'],
+      message: `nGroups ${c.nGroups} does not divide the ${dInner / c.headDim} heads`,
+    });
+  if (!(c.dtMin < c.dtMax))
+    issues.push({ path: ['dtMax'], message: `dtMax ${c.dtMax} must exceed dtMin ${c.dtMin}` });
   issues.push(...validateConvStreams(c, [['xBC', dInner + 2 * c.nGroups * c.dState]]));
   return issues;
 }

@@ -12,7 +12,19 @@ import {
   type ShortConv,
   setCache,
 } from '@dynconv/layers';
-import { add, exp, neg, reshape, silu, softplus, split, type Tensor, tidy, unsqueeze, zeros } from '@dynconv/tensor';
+import {
+  add,
+  exp,
+  neg,
+  reshape,
+  silu,
+  softplus,
+  split,
+  type Tensor,
+  tidy,
+  unsqueeze,
+  zeros,
+} from '@dynconv/tensor';
 import { linearParams, shortConvFlops, shortConvParams } from '../../blocks/counts.js';
 import { initALog, initDtBias } from '../linear-common/decay-init.js';
 import { gatedRmsNorm } from '../linear-common/norms.js';
@@ -89,11 +101,20 @@ export const mamba2Mixer: MixerV1<Mamba2MixerConfig, Mamba2MixerParams> = {
       const A = neg(exp(p.A_log));
       let y: Tensor;
       if (mode.kind === 'sequence') {
-        y = ssd(xh, dt, A, bh, ch, { D: p.D, chunkSize, ...(mode.docStart ? { docStart: mode.docStart } : {}) }).y;
+        y = ssd(xh, dt, A, bh, ch, {
+          D: p.D,
+          chunkSize,
+          ...(mode.docStart ? { docStart: mode.docStart } : {}),
+        }).y;
       } else {
-        const state = mode.cache.get('ssm_state') ?? zeros([B, H, P, N], { dtype: x.dtype, backend: x.backend });
+        const state =
+          mode.cache.get('ssm_state') ?? zeros([B, H, P, N], { dtype: x.dtype, backend: x.backend });
         if (T === 1) {
-          const at = (t: Tensor) => reshape(t, t.shape.filter((_, i) => i !== 1));
+          const at = (t: Tensor) =>
+            reshape(
+              t,
+              t.shape.filter((_, i) => i !== 1),
+            );
           const r = ssdStep(at(xh), at(dt), A, at(bh), at(ch), state, p.D);
           y = unsqueeze(r.y, 1);
           setCache(mode, 'ssm_state', r.state);
@@ -131,7 +152,9 @@ export const mamba2Mixer: MixerV1<Mamba2MixerConfig, Mamba2MixerParams> = {
     const d = mamba2Dims(c, ctx.dModel);
     const conv = d.conv ? shortConvParams(d.conv, d.convDim, ctx.dModel) : 0;
     // in_proj, conv, dt_bias + A_log + D, norm, out_proj
-    return linearParams(ctx.dModel, d.inProj) + conv + 3 * d.nHeads + d.dInner + linearParams(d.dInner, ctx.dModel);
+    return (
+      linearParams(ctx.dModel, d.inProj) + conv + 3 * d.nHeads + d.dInner + linearParams(d.dInner, ctx.dModel)
+    );
   },
 
   forwardFlopsPerToken(c, ctx, seqLen) {

@@ -1,0 +1,97 @@
+import { type Backend, contiguous, type DType, type Tensor } from '@dynconv/tensor';
+import { type Binding, foldGrid, gpuBuffer, type KernelRuntime, output } from '../common/gpu.js';
+import {
+  SUM_PARTIALS_WORKGROUP,
+  sumPartialsKey,
+  sumPartialsUniforms,
+  sumPartialsWgsl,
+} from '../common/sum-partials.wgsl.js';
+import { convUniforms } from './conv-loop.wgsl.js';
+
+/**
+ * Launch shape of the token-loop kernels. `workgroup`: threads along channels.
+ * Chunks (tokens per thread): longer ones amortise the W-1 warm-up reads and
+ * shrink the per-chunk partials of the backward (numChunks · rows · D floats);
+ * shorter ones give more threads. The low-rank backward keeps R·W partial
+ * rows, so it takes longer chunks. Mutable for the benchmark's sweep only.
+ */
+// Defaults from the H100 sweep of bench/conv.ts (B=4, T=4096, D=2048, W=4): longer backward chunks won by 5-15%.
+export const convTuning = {
+  workgroup: 64,
+  forwardChunk: 64,
+  backwardChunk: 128,
+  lowRankBackwardChunk: 256,
+  /** Low-rank backward as two token-loop kernels (dx; dU and dS) instead of one. */
+  lowRankSplitBackward: false,
+};
+
+/** How a `[B, T]` token range splits into chunks of L tokens (chunks never cross sequences). */
+export interface Chunking {
+  readonly L: number;
+  readonly chunksPerSeq: number;
+  readonly numChunks: number;
+}
+
+export const chunking = (B: number, T: number, L: number): Chunking => {
+  const chunksPerSeq = Math.max(1, Math.ceil(T / L));
+  return { L, chunksPerSeq, numChunks: B * chunksPerSeq };
+};
+
+/** A contiguous, offset-0 handle on `t` with no graph (the kernels index raw buffers). */
+export const raw = (t: Tensor): Tensor => contiguous(t.detach());
+
+/** Storage binding of a contiguous tensor. */
+export const bind = (t: Tensor, write = false): Binding => ({
+  buffer: gpuBuffer(t),
+  ...(write ? { write } : {}),
+});
+
+/** Dispatches a token-loop kernel over `[ceil(D / workgroup), numChunks]` (chunks folded into z past the limit). */
+export function dispatchTokenLoop(
+  rt: KernelRuntime,
+  spec: { key: string; code: () => string; bindings: readonly Binding[]; workgroup: number },
+  dims: { T: number; D: number; H?: number; hs?: number; W: number; rows?: number },
+  chunks: Chunking,
+): void {
+  const folded = foldGrid(chunks.numChunks, rt.maxWorkgroupsPerDimension);
+  rt.dispatch({
+    pipelineKey: spec.key,
+    makeCode: spec.code,
+    bindings: spec.bindings,
+    uniforms: convUniforms.pack({
+      T: dims.T,
+      D: dims.D,
+      L: chunks.L,
+      chunksPerSeq: chunks.chunksPerSeq,
+      numChunks: chunks.numChunks,
+      gridX: folded.gridX,
+      H: dims.H ?? 1,
+      hs: dims.hs ?? 1,
+      WD: dims.W * dims.D,
+      rows: dims.rows ?? 0,
+    }),
+    workgroups: [Math.ceil(dims.D / spec.workgroup), folded.grid[0], folded.grid[1]],
+  });
+}
+
+/** Sums f32 partials `[P, N]` over P into a new `[N]` tensor of `dtype` (deterministic order). */
+export function sumPartials(
+  rt: KernelRuntime,
+  backend: Backend,
+  part: Tensor,
+  P: number,
+  N: number,
+  dtype: DType,
+): Tensor {
+  const out = output(backend, [N], dtype);
+  const folded = foldGrid(Math.ceil(N / SUM_PARTIALS_WORKGROUP), rt.maxWorkgroupsPerDimension);
+  const d = dtype === 'f16' ? 'f16' : 'f32';
+  rt.dispatch({
+    pipelineKey: sumPartialsKey(d),
+    makeCode: () => sumPartialsWgsl(d),
+    bindings: [bind(part), bind(out, true)],
+    uniforms: sumPartialsUniforms.pack({ N, P, gridX: folded.gridX }),
+    workgroups: folded.grid,
+  });
+  return out;
+}

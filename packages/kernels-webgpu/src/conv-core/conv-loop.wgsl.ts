@@ -1,0 +1,265 @@
+import { Uniforms } from '../common/uniforms.js';
+
+/**
+ * The token loop shared by the three convolution variants. One thread owns
+ * one channel `c` and a chunk of `u.L` consecutive tokens of one sequence; it
+ * walks the tokens in order, holding the last W inputs in registers
+ * (`xw0` = x[t], `xw{w}` = x[t-w]), so each input is read once per chunk
+ * plus a W-1 warm-up. A variant plugs in how the taps `k0..k{W-1}` of token t
+ * are made ({@link TapSource}). Everything accumulates in f32.
+ *
+ * Backward walks the same chunk plus W-1 tokens of look-ahead and scatters
+ * `g[t] * k_w[t]` into a ring `p0..p{W-1}` of pending dx rows (`p{j}` belongs
+ * to token t-j): a row is complete, and written, once the walk has passed
+ * t+W-1. Reductions over tokens (dW, dS, dbias, dU) accumulate per thread and
+ * are written as per-chunk partials `[numChunks, rows, D]`, summed by a second
+ * deterministic pass; no atomics, so results are bitwise reproducible.
+ */
+export interface ConvLoopParams {
+  readonly dtype: 'f32' | 'f16';
+  /** Taps, 1..8 (unrolled). */
+  readonly W: number;
+  /** Packed documents: a docStart `[B, T]` input masks taps that would cross a document start. */
+  readonly docs: boolean;
+  /** Adds x to y (dx gets dy). */
+  readonly residual: boolean;
+  /** Threads per workgroup, along channels. */
+  readonly workgroup: number;
+}
+
+/** Storage inputs and outputs a variant adds, and the code it plugs in (names as in the skeleton). */
+export interface TapSource {
+  /** Pipeline-key fragment naming the variant's compile-time parameters. */
+  readonly key: string;
+  /** Read-only inputs after x, in binding order: [name, element type]. */
+  readonly inputs: readonly (readonly [string, string])[];
+  /** Backward-only extra outputs after dx, in binding order. */
+  readonly gradOutputs: readonly (readonly [string, string])[];
+  /** Per-thread setup after `c` is known (loads of per-channel parameters into registers). */
+  readonly setup: string;
+  /**
+   * Raw per-token values the variant loads (e.g. the token's z), prefetched one
+   * token ahead like x and dy: `[name, WGSL type]`; `taps` reads them by name.
+   */
+  readonly tokenVars?: readonly (readonly [string, string])[];
+  /** Code loading the token vars of flat token `tok` into `${prefix}<name>`. */
+  readonly loadToken?: (tok: string, prefix: string) => string;
+  /** Per-token code defining `k0..k{W-1}` (f32) for flat token `tok`; may use `ds` (i32 doc start). */
+  readonly taps: string;
+  /** Forward: code updating `acc` (the conv sum) before the residual. */
+  readonly epilogue?: string;
+  /** Backward: code turning `g` (= dy) into the gradient of the conv sum; may use `k*`, `xw*`, `m*`. */
+  readonly preGradient?: string;
+  /** Backward, tokens the thread owns: declarations before the loop. */
+  readonly accumulators?: string;
+  /** Backward, tokens the thread owns: code using `dK0..dK{W-1}` (= g * x[t-w], masked) and `g`. */
+  readonly consume?: string;
+  /** Backward, after the walk: writes of per-chunk partials (`chunk` is the chunk index); runs only for live channels. */
+  readonly finish?: string;
+  /** WGSL extensions the variant's code needs (e.g. `subgroups`). */
+  readonly enables?: readonly string[];
+  /** Whether the backward needs x (for dK or an activation); dx alone does not. */
+  readonly backwardNeedsX: boolean;
+  /** Whether the backward computes dx (default true); without it there is no look-ahead and no dx binding. */
+  readonly backwardDx?: boolean;
+}
+
+export const convUniforms = new Uniforms([
+  ['T', 'u32'],
+  ['D', 'u32'],
+  ['L', 'u32'], // tokens per chunk
+  ['chunksPerSeq', 'u32'],
+  ['numChunks', 'u32'],
+  ['gridX', 'u32'],
+  ['H', 'u32'], // head-wise: heads
+  ['hs', 'u32'], // head-wise: channels per head
+  ['WD', 'u32'], // W * D
+  ['rows', 'u32'], // partial rows per chunk
+  ['count', 'u32'], // token-major kernels: flat tokens B * T
+]);
+
+const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+export const each = (n: number, line: (i: number) => string, sep = '\n    '): string =>
+  range(n).map(line).join(sep);
+
+const header = (p: ConvLoopParams, s: TapSource): string =>
+  `${[...(p.dtype === 'f16' ? ['f16'] : []), ...(s.enables ?? [])].map((e) => `enable ${e};\n`).join('')}${convUniforms.wgsl}`;
+
+const decls = (names: readonly (readonly [string, string, boolean])[]): string =>
+  names
+    .map(
+      ([n, t, w], i) =>
+        `@group(0) @binding(${i + 1}) var<storage, ${w ? 'read_write' : 'read'}> ${n}: array<${t}>;`,
+    )
+    .join('\n');
+
+/**
+ * Thread coordinates: channel `c`, chunk, sequence row start and the chunk's
+ * token range. Threads past the last channel stay (reading channel D-1, writing
+ * nothing: \`live\` is false) so that a workgroup's control flow is uniform,
+ * as subgroup operations in a variant's code require.
+ */
+const coordinates = (p: ConvLoopParams): string => `
+  let chunk = wid.y + wid.z * u.gridX;
+  if (chunk >= u.numChunks) { return; }
+  let live = wid.x * ${p.workgroup}u + lid < u.D;
+  let c = min(wid.x * ${p.workgroup}u + lid, u.D - 1u);
+  let seq = chunk / u.chunksPerSeq;
+  let t0 = (chunk % u.chunksPerSeq) * u.L;
+  let t1 = min(t0 + u.L, u.T);
+  let row = seq * u.T;`;
+
+/** Masks m_w = 1 when tap w of token t stays in the document (t - w >= docStart), else 0. */
+const masks = (p: ConvLoopParams): string =>
+  p.docs
+    ? each(p.W, (w) => `let m${w} = select(0.0, 1.0, i32(t) - ${w} >= ds);`)
+    : `let ds = 0;\n    ${each(p.W, (w) => `let m${w} = 1.0;`)}`;
+
+/**
+ * Per-token loads, issued one token ahead: the loop body works on registers
+ * loaded during the previous iteration, so a thread has the next token's
+ * memory requests in flight while it computes (latency hiding at low occupancy).
+ */
+interface Prefetch {
+  readonly x: boolean;
+  readonly dy: boolean;
+}
+const prefetchDecls = (p: ConvLoopParams, s: TapSource, f: Prefetch): string =>
+  [
+    f.x ? 'var nx = 0.0;' : '',
+    f.dy ? 'var ng = 0.0;' : '',
+    p.docs ? 'var nds = 0;' : '',
+    ...(s.tokenVars ?? []).map(([n, t]) => `var n_${n}: ${t};`),
+  ].join('\n  ');
+const prefetchLoads = (p: ConvLoopParams, s: TapSource, f: Prefetch, tok: string): string =>
+  [
+    f.x ? `nx = f32(xb[(${tok}) * u.D + c]);` : '',
+    f.dy ? `ng = f32(gb[(${tok}) * u.D + c]);` : '',
+    p.docs ? `nds = db[${tok}];` : '',
+    s.loadToken ? s.loadToken(tok, 'n_') : '',
+  ].join('\n    ');
+const prefetchTake = (p: ConvLoopParams, s: TapSource, f: Prefetch): string =>
+  [
+    f.x ? 'let xt = nx;' : '',
+    f.dy ? 'let dyv = ng;' : '',
+    p.docs ? 'let ds = nds;' : '',
+    ...(s.tokenVars ?? []).map(([n]) => `let ${n} = n_${n};`),
+  ].join('\n    ');
+/** The loop over [t0, tStop) with the one-ahead prefetch. */
+const tokenLoop = (p: ConvLoopParams, s: TapSource, f: Prefetch, tStop: string, body: string): string => `
+  ${prefetchDecls(p, s, f)}
+  if (t0 < ${tStop}) {
+    ${prefetchLoads(p, s, f, 'row + t0')}
+  }
+  for (var t = t0; t < ${tStop}; t++) {
+    let tok = row + t;
+    ${prefetchTake(p, s, f)}
+    if (t + 1u < ${tStop}) {
+      ${prefetchLoads(p, s, f, 'tok + 1u')}
+    }
+    ${body}
+  }`;
+
+/** Loads x[t0-1..t0-W+1] so that the first shift leaves xw{w} = x[t0-w]. */
+const warmup = (p: ConvLoopParams): string =>
+  each(p.W, (w) =>
+    w === p.W - 1
+      ? `var xw${w} = 0.0;`
+      : `var xw${w} = 0.0;\n    if (t0 >= ${w + 1}u) { xw${w} = f32(xb[(row + t0 - ${w + 1}u) * u.D + c]); }`,
+  );
+
+const shiftIn = (p: ConvLoopParams): string =>
+  `${each(p.W - 1, (j) => `xw${p.W - 1 - j} = xw${p.W - 2 - j};`)}\n    xw0 = xt;`;
+
+/** y = Σ_w k_w · x[t-w] (masked) [+ epilogue] [+ x]. */
+export function convForwardWgsl(p: ConvLoopParams, s: TapSource): string {
+  const bindings: [string, string, boolean][] = [
+    ['xb', p.dtype, false],
+    ...s.inputs.map(([n, t]) => [n, t, false] as [string, string, boolean]),
+    ...(p.docs ? [['db', 'i32', false] as [string, string, boolean]] : []),
+    ['yb', p.dtype, true],
+  ];
+  return `${header(p, s)}
+${decls(bindings)}
+
+@compute @workgroup_size(${p.workgroup})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  ${coordinates(p)}
+  ${s.setup}
+  ${warmup(p)}
+  ${tokenLoop(
+    p,
+    s,
+    { x: true, dy: false },
+    't1',
+    `${shiftIn(p)}
+    ${masks(p)}
+    ${s.taps}
+    var acc = ${each(p.W, (w) => `k${w} * xw${w} * m${w}`, ' + ')};
+    ${s.epilogue ?? ''}
+    ${p.residual ? 'acc += xw0;' : ''}
+    if (live) { yb[tok * u.D + c] = ${p.dtype}(acc); }`,
+  )}
+}`;
+}
+
+/** dx (ring of pending rows, unless the variant turns it off), and the variant's per-token gradient consumers. */
+export function convBackwardWgsl(p: ConvLoopParams, s: TapSource): string {
+  const W = p.W;
+  const dx = s.backwardDx ?? true;
+  const bindings: [string, string, boolean][] = [
+    ['gb', p.dtype, false],
+    ['xb', p.dtype, false],
+    ...s.inputs.map(([n, t]) => [n, t, false] as [string, string, boolean]),
+    ...(p.docs ? [['db', 'i32', false] as [string, string, boolean]] : []),
+    ...(dx ? [['dxb', p.dtype, true] as [string, string, boolean]] : []),
+    ...s.gradOutputs.map(([n, t]) => [n, t, true] as [string, string, boolean]),
+  ];
+  const needX = s.backwardNeedsX;
+  const ring = dx
+    ? `// Row t-W is complete: every token that reads it (t-W .. t-1) has been walked.
+    if (live && t >= t0 + ${W}u) { dxb[(tok - ${W}u) * u.D + c] = ${p.dtype}(p${W - 1}); }
+    ${each(W - 1, (j) => `p${W - 1 - j} = p${W - 2 - j};`)}
+    p0 = ${p.residual ? 'dyv' : '0.0'};
+    ${each(W, (w) => `p${w} += g * k${w} * m${w};`)}`
+    : '';
+  const flush = dx
+    ? `// Flush the rows still pending: p{j} is token tEnd-1-j.
+  ${each(W, (j) => `if (live && tEnd >= ${j + 1}u && tEnd - ${j + 1}u >= t0 && tEnd - ${j + 1}u < t1) { dxb[(row + tEnd - ${j + 1}u) * u.D + c] = ${p.dtype}(p${j}); }`)}`
+    : '';
+  return `${header(p, s)}
+${decls(bindings)}
+
+@compute @workgroup_size(${p.workgroup})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  ${coordinates(p)}
+  let tEnd = ${dx ? `min(t1 + ${W - 1}u, u.T)` : 't1'};
+  ${s.setup}
+  ${needX ? warmup(p) : each(W, (w) => `let xw${w} = 0.0;`)}
+  ${dx ? each(W, (j) => `var p${j} = 0.0;`) : ''}
+  ${s.accumulators ?? ''}
+  ${tokenLoop(
+    p,
+    s,
+    { x: needX, dy: true },
+    'tEnd',
+    `${needX ? shiftIn(p) : ''}
+    ${masks(p)}
+    ${s.taps}
+    var g = dyv;
+    ${s.preGradient ?? ''}
+    ${ring}
+    if (t < t1) {
+      ${each(W, (w) => `let dK${w} = g * xw${w} * m${w};`, '\n      ')}
+      ${s.consume ?? ''}
+    }`,
+  )}
+  ${flush}
+  if (live) {
+    ${s.finish ?? ''}
+  }
+}`;
+}
+
+export const convLoopKey = (p: ConvLoopParams): string =>
+  `${p.dtype}|W=${p.W}|docs=${p.docs ? 1 : 0}|res=${p.residual ? 1 : 0}|wg=${p.workgroup}`;

@@ -1,0 +1,123 @@
+import { record, reshape, type Tensor } from '@dynconv/tensor';
+import { foldGrid, type KernelRuntime, output } from '../common/gpu.js';
+import { bind, chunking, convTuning, dispatchTokenLoop, raw, sumPartials } from '../conv-core/conv-launch.js';
+import { convUniforms } from '../conv-core/conv-loop.wgsl.js';
+import type { DynamicConvOptions } from '../dynamic-conv-headwise/dynamic-conv-headwise.ref.js';
+import {
+  type LowRankKernelParams,
+  type LowRankZGradParams,
+  lowRankBackwardKey,
+  lowRankBackwardWgsl,
+  lowRankForwardKey,
+  lowRankForwardWgsl,
+  lowRankPartialRows,
+  lowRankZGradKey,
+  lowRankZGradWgsl,
+} from './dynamic-conv-lowrank.wgsl.js';
+
+const Z_GRAD_THREADS = 64;
+/** Channels per dz slice: enough workgroups to fill the GPU; the slices are summed in a second pass. */
+const Z_GRAD_SLICE = 256;
+
+/**
+ * The fused WebGPU low-rank dynamic convolution. Forward: one token-loop
+ * kernel forming K = z·U (+S) in registers (K is never written). Backward:
+ * the token loop re-generates K for dx and accumulates dU (and dS) per chunk;
+ * a token-major kernel reduces dz over (w, c); one pass sums the partials.
+ */
+export function dynamicConvLowRankFused(
+  rt: KernelRuntime,
+  x: Tensor,
+  z: Tensor,
+  u: Tensor,
+  options: DynamicConvOptions,
+): Tensor {
+  const [B, T, D] = x.shape as [number, number, number];
+  const R = z.shape[2]!;
+  const W = u.shape[1]! / D;
+  const backend = x.backend;
+  const p: LowRankKernelParams = {
+    dtype: x.dtype === 'f16' ? 'f16' : 'f32',
+    W,
+    R,
+    docs: options.docStart !== undefined,
+    residual: options.residual ?? false,
+    workgroup: convTuning.workgroup,
+    static: options.static !== undefined,
+    backward: 'fused',
+  };
+  const xc = raw(x);
+  const zc = raw(z);
+  const uc = raw(u);
+  const sc = options.static ? raw(options.static) : null;
+  const dc = options.docStart ? raw(options.docStart) : null;
+  const y = output(backend, [B, T, D], x.dtype);
+  dispatchTokenLoop(
+    rt,
+    {
+      key: lowRankForwardKey(p),
+      workgroup: p.workgroup,
+      code: () => lowRankForwardWgsl(p),
+      bindings: [
+        bind(xc),
+        bind(zc),
+        bind(uc),
+        ...(sc ? [bind(sc)] : []),
+        ...(dc ? [bind(dc)] : []),
+        bind(y, true),
+      ],
+    },
+    { T, D, W },
+    chunking(B, T, convTuning.forwardChunk),
+  );
+  const inputs = [x, z, u, ...(options.static ? [options.static] : [])];
+  const saved = [xc, zc, uc, ...(sc ? [sc] : []), ...(dc ? [dc] : [])];
+  record('dynamicConvLowRank', inputs, [y], saved, ([gy], s) => {
+    const [sx, sz, su] = [s[0]!, s[1]!, s[2]!];
+    const ss = p.static ? s[3]! : null;
+    const sd = p.docs ? s[s.length - 1]! : null;
+    const g = raw(gy!);
+    const rows = lowRankPartialRows(p);
+    const chunks = chunking(B, T, convTuning.lowRankBackwardChunk);
+    const dx = output(backend, [B, T, D], x.dtype);
+    const part = output(backend, [chunks.numChunks * rows * D], 'f32');
+    const inputsOf = (mode: LowRankKernelParams['backward']) => {
+      const k: LowRankKernelParams = { ...p, backward: mode };
+      return {
+        key: lowRankBackwardKey(k),
+        workgroup: k.workgroup,
+        code: () => lowRankBackwardWgsl(k),
+        bindings: [
+          bind(g),
+          bind(sx),
+          bind(sz),
+          bind(su),
+          ...(ss ? [bind(ss)] : []),
+          ...(sd ? [bind(sd)] : []),
+          ...(mode !== 'params' ? [bind(dx, true)] : []),
+          ...(mode !== 'dx' ? [bind(part, true)] : []),
+        ],
+      };
+    };
+    const modes = convTuning.lowRankSplitBackward ? (['dx', 'params'] as const) : (['fused'] as const);
+    for (const mode of modes) dispatchTokenLoop(rt, inputsOf(mode), { T, D, W, rows }, chunks);
+    const q: LowRankZGradParams = { dtype: p.dtype, W, R, docs: p.docs, threads: Z_GRAD_THREADS };
+    const slices = Math.ceil(D / Z_GRAD_SLICE);
+    const zPart = output(backend, [slices * B * T * R], 'f32');
+    const folded = foldGrid(Math.ceil((B * T) / (2 * Z_GRAD_THREADS)), rt.maxWorkgroupsPerDimension);
+    rt.dispatch({
+      pipelineKey: lowRankZGradKey(q),
+      makeCode: () => lowRankZGradWgsl(q),
+      bindings: [bind(g), bind(sx), bind(su), ...(sd ? [bind(sd)] : []), bind(zPart, true)],
+      uniforms: convUniforms.pack({ T, D, L: Z_GRAD_SLICE, WD: W * D, count: B * T, gridX: folded.gridX }),
+      workgroups: [folded.grid[0], folded.grid[1], slices],
+    });
+    const dz = reshape(sumPartials(rt, backend, zPart, slices, B * T * R, z.dtype), [B, T, R]);
+    const sums = sumPartials(rt, backend, part, chunks.numChunks, rows * D, u.dtype);
+    const du = reshape(sums.narrow(0, 0, R * W * D), [R, W * D]);
+    const dS = ss ? reshape(sums.narrow(0, R * W * D, W * D), [W, D]) : null;
+    return [dx, dz, du, ...(ss ? [dS] : [])];
+  });
+  for (const t of [xc, zc, uc, sc, dc]) t?.dispose();
+  return y;
+}

@@ -1,0 +1,201 @@
+import {
+  type ConvLoopParams,
+  convBackwardWgsl,
+  convForwardWgsl,
+  convLoopKey,
+  convUniforms,
+  each,
+  type TapSource,
+} from '../conv-core/conv-loop.wgsl.js';
+
+/** Compile-time parameters of the low-rank dynamic-conv kernels. */
+export interface LowRankKernelParams extends ConvLoopParams {
+  /** Generator rank, 1..64: z and the U column of a channel live in registers. */
+  readonly R: number;
+  /** A static filter S `[W, D]` is added to the taps. */
+  readonly static: boolean;
+  /**
+   * Backward split: 'fused' walks once for dx and the dU/dS partials; 'dx' and
+   * 'params' are the two halves as separate kernels, each with half the
+   * registers (U column, or dU accumulators) and so twice the resident threads.
+   * Forward kernels ignore it.
+   */
+  readonly backward: 'fused' | 'dx' | 'params';
+}
+
+/** Partial rows per chunk in the backward: dU (R*W rows, row r*W + w) then dS (W rows). */
+export const lowRankPartialRows = (p: LowRankKernelParams): number => p.R * p.W + (p.static ? p.W : 0);
+
+/**
+ * Taps `K[t, w, c] = Σ_r z[t, r] · U[r, w*D + c] (+ S[w, c])`, formed in
+ * registers and never written to memory; the channel's U column is loaded once per thread.
+ */
+const source = (p: LowRankKernelParams): TapSource => {
+  const { W, R, dtype } = p;
+  // z of a token is R contiguous values: read as vec4s when R is a multiple of 4 (one wide broadcast load per 4 ranks).
+  const vecZ = R % 4 === 0;
+  const nz = vecZ ? R / 4 : R;
+  const zType = vecZ ? `vec4<${dtype}>` : dtype;
+  const tokenVars = Array.from({ length: nz }, (_, i) => [`zv${i}`, zType] as const);
+  const loadToken = (tok: string, prefix: string): string =>
+    each(nz, (i) => `${prefix}zv${i} = zb[(${tok}) * ${nz}u + ${i}u];`, '\n    ');
+  const zLoads = each(
+    R,
+    (r) => `let z${r} = f32(${vecZ ? `zv${Math.floor(r / 4)}.${'xyzw'[r % 4]}` : `zv${r}`});`,
+  );
+  const rw = (f: (r: number, w: number) => string, sep = '\n  '): string =>
+    Array.from({ length: R * W }, (_, i) => f(Math.floor(i / W), i % W)).join(sep);
+  const needK = p.backward !== 'params';
+  const needParams = p.backward !== 'dx';
+  return {
+    key: `R=${R}|static=${p.static ? 1 : 0}|z${vecZ ? 4 : 1}|bwd=${p.backward}`,
+    tokenVars,
+    loadToken,
+    inputs: [
+      ['zb', vecZ ? `vec4<${dtype}>` : dtype],
+      ['ub', dtype],
+      ...(p.static ? [['sb', dtype] as const] : []),
+    ],
+    gradOutputs: needParams ? [['part', 'f32']] : [],
+    setup: needK
+      ? `${rw((r, w) => `let u${r}_${w} = f32(ub[${r}u * u.WD + ${w}u * u.D + c]);`)}
+  ${p.static ? each(W, (w) => `let s${w} = f32(sb[${w}u * u.D + c]);`, '\n  ') : ''}`
+      : '',
+    taps: `${zLoads}
+    ${needK ? each(W, (w) => `let k${w} = ${p.static ? `s${w} + ` : ''}${Array.from({ length: R }, (_, r) => `z${r} * u${r}_${w}`).join(' + ')};`) : ''}`,
+    backwardNeedsX: needParams,
+    backwardDx: needK,
+    ...(needParams ? paramGrads(p, rw) : {}),
+  };
+};
+
+/** The dU (and dS) accumulation over a thread's tokens, written as per-chunk partials. */
+const paramGrads = (
+  p: LowRankKernelParams,
+  rw: (f: (r: number, w: number) => string, sep?: string) => string,
+) => {
+  const { W, R } = p;
+  return {
+    accumulators: `${rw((r, w) => `var aU${r}_${w} = 0.0;`)}
+  ${p.static ? each(W, (w) => `var aS${w} = 0.0;`, '\n  ') : ''}`,
+    consume: `${rw((r, w) => `aU${r}_${w} += z${r} * dK${w};`, '\n      ')}
+      ${p.static ? each(W, (w) => `aS${w} += dK${w};`, '\n      ') : ''}`,
+    finish: `${rw((r, w) => `part[(chunk * u.rows + ${r * W + w}u) * u.D + c] = aU${r}_${w};`)}
+  ${p.static ? each(W, (w) => `part[(chunk * u.rows + ${R * W + w}u) * u.D + c] = aS${w};`, '\n  ') : ''}`,
+  };
+};
+
+export const lowRankForwardKey = (p: LowRankKernelParams): string =>
+  `dynamicConvLowRank.fwd|${convLoopKey(p)}|${source(p).key}`;
+export const lowRankBackwardKey = (p: LowRankKernelParams): string =>
+  `dynamicConvLowRank.bwd|${convLoopKey(p)}|${source(p).key}`;
+export const lowRankForwardWgsl = (p: LowRankKernelParams): string => convForwardWgsl(p, source(p));
+export const lowRankBackwardWgsl = (p: LowRankKernelParams): string => convBackwardWgsl(p, source(p));
+
+/** Compile-time parameters of the dz kernel. */
+export interface LowRankZGradParams {
+  readonly dtype: 'f32' | 'f16';
+  readonly W: number;
+  readonly R: number;
+  readonly docs: boolean;
+  /** Threads per workgroup; each owns two tokens (`2 * threads` tokens per workgroup). */
+  readonly threads: number;
+}
+
+/** Channels staged per step: keeps the U slice near 4 KiB, so all tiles stay within 16 KiB. */
+export const zGradChannels = (p: LowRankZGradParams): number =>
+  Math.max(1, Math.min(8, Math.floor(256 / (p.W * Math.ceil(p.R / 4)))));
+
+export const lowRankZGradKey = (p: LowRankZGradParams): string =>
+  `dynamicConvLowRank.dz|${p.dtype}|W=${p.W}|R=${p.R}|docs=${p.docs ? 1 : 0}|threads=${p.threads}`;
+
+/**
+ * Partial dz over one slice of channels: `part[slice, t, r] = Σ_w Σ_{c in slice}
+ * dy[t, c] · x[t-w, c] · U[r, w*D + c]` (tap w masked at sequence/document
+ * starts); a second pass sums the slices in order (deterministic). A
+ * workgroup owns 2·threads tokens and one slice (grid z); each thread holds the
+ * R sums of two tokens, so each U value read from shared memory (a vec4 over r,
+ * read as a broadcast) feeds two tokens. dy, x and U are staged CC channels at
+ * a time, rows padded by one float against bank conflicts.
+ */
+export function lowRankZGradWgsl(p: LowRankZGradParams): string {
+  const { W, R, dtype, threads: N } = p;
+  const TT = 2 * N;
+  const CC = zGradChannels(p);
+  const Q = Math.ceil(R / 4);
+  const stride = CC + 1;
+  const rows = TT + W - 1;
+  const comps = ['x', 'y', 'z', 'w'];
+  const token = (k: 0 | 1): string => `
+  let tok${k} = tBase + lid + ${k * N}u;
+  let live${k} = tok${k} < u.count;
+  let t${k} = tok${k} % u.T;
+  let start${k} = ${p.docs ? `select(0u, u32(max(db[min(tok${k}, u.count - 1u)], 0)), live${k})` : '0u'};
+  ${each(W, (w) => `let m${k}_${w} = select(0.0, 1.0, live${k} && t${k} >= start${k} + ${w}u);`, '\n  ')}
+  ${each(Q, (q) => `var acc${k}_${q} = vec4<f32>(0.0);`, '\n  ')}`;
+  const write = (k: 0 | 1): string =>
+    `if (live${k}) {
+    let o = (slice * u.count + tok${k}) * ${R}u;
+    ${Array.from({ length: R }, (_, r) => `part[o + ${r}u] = acc${k}_${Math.floor(r / 4)}.${comps[r % 4]};`).join('\n    ')}
+  }`;
+  return `${dtype === 'f16' ? 'enable f16;\n' : ''}${convUniforms.wgsl}
+@group(0) @binding(1) var<storage, read> gb: array<${dtype}>;
+@group(0) @binding(2) var<storage, read> xb: array<${dtype}>;
+@group(0) @binding(3) var<storage, read> ub: array<${dtype}>;
+${p.docs ? '@group(0) @binding(4) var<storage, read> db: array<i32>;\n@group(0) @binding(5)' : '@group(0) @binding(4)'} var<storage, read_write> part: array<f32>;
+
+var<workgroup> gS: array<f32, ${TT * stride}>;
+var<workgroup> xS: array<f32, ${rows * stride}>;
+var<workgroup> uS: array<vec4<f32>, ${CC * W * Q}>;
+
+@compute @workgroup_size(${N})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let tBase = (wid.x + wid.y * u.gridX) * ${TT}u;
+  let slice = wid.z;
+  let cStart = slice * u.L;
+  let cEnd = min(cStart + u.L, u.D);
+  ${token(0)}
+  ${token(1)}
+  for (var c0 = cStart; c0 < cEnd; c0 += ${CC}u) {
+    for (var e = lid; e < ${TT * CC}u; e += ${N}u) {
+      let i = e / ${CC}u; let j = e % ${CC}u;
+      var v = 0.0;
+      if (tBase + i < u.count && c0 + j < cEnd) { v = f32(gb[(tBase + i) * u.D + c0 + j]); }
+      gS[i * ${stride}u + j] = v;
+    }
+    for (var e = lid; e < ${rows * CC}u; e += ${N}u) {
+      let i = e / ${CC}u; let j = e % ${CC}u;
+      var v = 0.0;
+      // Row i holds flat token tBase + i - (W-1); rows before token 0 or past the end stay 0.
+      if (tBase + i >= ${W - 1}u && tBase + i - ${W - 1}u < u.count && c0 + j < cEnd) { v = f32(xb[(tBase + i - ${W - 1}u) * u.D + c0 + j]); }
+      xS[i * ${stride}u + j] = v;
+    }
+    for (var e = lid; e < ${CC * W * Q}u; e += ${N}u) {
+      let q = e % ${Q}u; let jw = e / ${Q}u; let w = jw % ${W}u; let j = jw / ${W}u;
+      var v = vec4<f32>(0.0);
+      if (c0 + j < cEnd) {
+        ${each(4, (k) => `if (q * 4u + ${k}u < ${R}u) { v.${comps[k]} = f32(ub[(q * 4u + ${k}u) * u.WD + w * u.D + c0 + j]); }`, '\n        ')}
+      }
+      uS[e] = v;
+    }
+    workgroupBarrier();
+    for (var j = 0u; j < ${CC}u; j++) {
+      let g0 = gS[lid * ${stride}u + j];
+      let g1 = gS[(lid + ${N}u) * ${stride}u + j];
+      ${each(
+        W,
+        (w) => `{
+        let d0 = g0 * xS[(lid + ${W - 1 - w}u) * ${stride}u + j] * m0_${w};
+        let d1 = g1 * xS[(lid + ${N + W - 1 - w}u) * ${stride}u + j] * m1_${w};
+        let ub0 = (j * ${W}u + ${w}u) * ${Q}u;
+        ${each(Q, (q) => `{ let uv = uS[ub0 + ${q}u]; acc0_${q} += d0 * uv; acc1_${q} += d1 * uv; }`, '\n        ')}
+      }`,
+        '\n      ',
+      )}
+    }
+    workgroupBarrier();
+  }
+  ${write(0)}
+  ${write(1)}
+}`;
+}
