@@ -5,6 +5,7 @@
 export { backward, GradNode, isGradEnabled, noGrad, record, type BackwardFn } from './autograd.js';
 export type { Backend, BackendBuffer, BinaryOp, RandomKind, ReduceOp, UnaryOp, View } from './backend.js';
 export { CpuBackend, type CpuBackendOptions } from './cpu/backend.js';
+export { WebGPUBackend, type WebGPUBackendOptions } from './webgpu/backend.js';
 export { getDefaultBackend, setDefaultBackend } from './device.js';
 export { byteSize, type DType, f16BitsToF32, f32ToF16Bits, isFloat, roundF16, type TypedArray } from './dtype.js';
 export { fmtShape, GpuError, TensorError } from './errors.js';
@@ -15,3 +16,4 @@ export { keep, TensorScope, tensorScope, tidy } from './scope.js';
 export { broadcastShapes, contiguousStrides, numel } from './shape.js';
 export { Storage } from './storage.js';
 export { isTensor, Tensor } from './tensor.js';
+export * from './webgpu/index.js';

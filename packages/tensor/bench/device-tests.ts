@@ -1,0 +1,15 @@
+/**
+ * The WebGPU test files bundled with a vitest stand-in (`vitest-shim.ts`) so
+ * they run on the GPU machine (Vulkan) where there is no node_modules:
+ *   esbuild bench/device-tests.ts --bundle --alias:vitest=./bench/vitest-shim.ts ...
+ * Exit code 1 when a test fails.
+ */
+import '../test/webgpu-runtime.test.js';
+import '../test/webgpu-elementwise.test.js';
+import '../test/webgpu-random.test.js';
+import '../test/webgpu-reduce.test.js';
+import '../test/webgpu-matmul.test.js';
+import '../test/webgpu-nn.test.js';
+import { runAll } from './vitest-shim.js';
+
+process.exitCode = (await runAll()) > 0 ? 1 : 0;

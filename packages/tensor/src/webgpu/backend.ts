@@ -1,0 +1,596 @@
+import type { Backend, BackendBuffer, BinaryOp, RandomKind, ReduceOp, UnaryOp, View } from '../backend.js';
+import { byteSize, type DType, f16BitsToF32, f32ToF16Bits, type TypedArray } from '../dtype.js';
+import { GpuError, TensorError } from '../errors.js';
+import { gpuBufferOf, WebGPUBuffer } from './buffer.js';
+import { cumsumUniforms, cumsumWgsl } from './kernels/cumsum.wgsl.js';
+import { launchElementwise, type StridedOperand } from './kernels/elementwise.js';
+import { binaryF32, binaryInt, unaryF32, unaryInt } from './kernels/elementwise-ops.js';
+import {
+  arangeUniforms,
+  arangeWgsl,
+  fillUniforms,
+  fillWgsl,
+  randomUniforms,
+  randomWgsl,
+} from './kernels/fill.wgsl.js';
+import { gatherWgsl, indexUniforms, scatterAddWgsl } from './kernels/gather.wgsl.js';
+import { launchMatmul, type MatmulTuning } from './kernels/matmul.js';
+import { normBackwardKey, normBackwardWgsl, normKey, normWgsl } from './kernels/norm.wgsl.js';
+import { launchReduce } from './kernels/reduce.js';
+import { rowWorkgroup } from './kernels/row.wgsl.js';
+import {
+  crossEntropyBackwardWgsl,
+  crossEntropyWgsl,
+  rowUniforms,
+  softmaxBackwardWgsl,
+  softmaxWgsl,
+} from './kernels/softmax.wgsl.js';
+import { TOPK_SORT_MAX, topkUniforms, topkWgsl } from './kernels/topk.wgsl.js';
+import { GpuRuntime, type GpuRuntimeOptions, type StorageBinding } from './runtime.js';
+import { accessMode, rowMajorStrides } from './strides.js';
+import { computeType, isIntDType } from './wgsl.js';
+
+export interface WebGPUBackendOptions extends GpuRuntimeOptions {
+  /** Called by `destroy()` after the runtime is released (e.g. to destroy a device the caller created). */
+  readonly onDestroy?: () => void;
+}
+
+/** Poison patterns: NaN for floats (two f16 NaNs per word), a large sentinel for integers. */
+const poisonWord = (dtype: DType): number => (dtype === 'f16' ? 0x7e007e00 : 0x7fc00000);
+
+const f32Bits = new Uint32Array(new Float32Array(1).buffer);
+const f32View = new Float32Array(f32Bits.buffer);
+const bitsOfF32 = (v: number): number => {
+  f32View[0] = v;
+  return f32Bits[0]!;
+};
+
+const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/**
+ * The WebGPU implementation of {@link Backend}: every op records dispatches
+ * on a {@link GpuRuntime}; only `read` and `sync` wait. f16 data is stored
+ * as f16 and computed in f32 inside kernels.
+ */
+export class WebGPUBackend implements Backend {
+  readonly name = 'webgpu' as const;
+  readonly supportsF16: boolean;
+  readonly runtime: GpuRuntime;
+  /** Kernel choices that benchmarks may override. */
+  readonly tuning: { matmul: MatmulTuning } = { matmul: {} };
+  private live = 0;
+  private liveByteCount = 0;
+  private readonly onDestroy: (() => void) | undefined;
+
+  constructor(device: GPUDevice, options: WebGPUBackendOptions = {}) {
+    this.runtime = new GpuRuntime(device, options);
+    this.supportsF16 = device.features.has('shader-f16');
+    this.onDestroy = options.onDestroy;
+  }
+
+  // ------------------------------------------------------------- storage
+
+  alloc(length: number, dtype: DType): WebGPUBuffer {
+    if (dtype === 'f16' && !this.supportsF16)
+      throw new TensorError('alloc', 'f16 needs the shader-f16 feature');
+    if (!Number.isInteger(length) || length < 0) throw new TensorError('alloc', `invalid length ${length}`);
+    const bytes = length * byteSize(dtype);
+    const buffer = new WebGPUBuffer(
+      this.runtime.acquire(Math.max(bytes, 4), poisonWord(dtype)),
+      length,
+      dtype,
+    );
+    this.live++;
+    this.liveByteCount += bytes;
+    return buffer;
+  }
+
+  free(buffer: BackendBuffer): void {
+    const gpu = gpuBufferOf(buffer);
+    (buffer as WebGPUBuffer).released = true;
+    this.runtime.release(gpu);
+    this.live--;
+    this.liveByteCount -= buffer.length * byteSize(buffer.dtype);
+  }
+
+  upload(data: ArrayLike<number>, dtype: DType): WebGPUBuffer {
+    const buffer = this.alloc(data.length, dtype);
+    let host: ArrayBufferView;
+    if (dtype === 'f16') {
+      const halves = new Uint16Array(data.length);
+      for (let i = 0; i < data.length; i++) halves[i] = f32ToF16Bits(data[i]!);
+      host = halves;
+    } else
+      host =
+        dtype === 'f32'
+          ? Float32Array.from(data)
+          : dtype === 'i32'
+            ? Int32Array.from(data)
+            : Uint32Array.from(data);
+    this.runtime.write(buffer.gpu, 0, host);
+    return buffer;
+  }
+
+  async read(view: View): Promise<TypedArray> {
+    const n = numel(view.shape);
+    const { dtype } = view;
+    if (n === 0)
+      return dtype === 'i32' ? new Int32Array(0) : dtype === 'u32' ? new Uint32Array(0) : new Float32Array(0);
+    const size = byteSize(dtype);
+    const contiguous = n === 1 || accessMode(view.shape, view.strides) === 'c';
+    let bytes: ArrayBuffer;
+    if (contiguous && (view.offset * size) % 4 === 0) {
+      bytes = await this.runtime.read(gpuBufferOf(view.buffer), view.offset * size, n * size);
+    } else {
+      const tmp = this.alloc(n, dtype);
+      try {
+        this.copy(view, {
+          buffer: tmp,
+          dtype,
+          shape: view.shape,
+          strides: rowMajorStrides(view.shape),
+          offset: 0,
+        });
+        bytes = await this.runtime.read(tmp.gpu, 0, n * size);
+      } finally {
+        this.free(tmp);
+      }
+    }
+    if (dtype === 'f32') return new Float32Array(bytes, 0, n);
+    if (dtype === 'i32') return new Int32Array(bytes, 0, n);
+    if (dtype === 'u32') return new Uint32Array(bytes, 0, n);
+    const halves = new Uint16Array(bytes, 0, n);
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) out[i] = f16BitsToF32(halves[i]!);
+    return out;
+  }
+
+  sync(): Promise<void> {
+    return this.runtime.sync();
+  }
+  liveBuffers(): number {
+    return this.live;
+  }
+  liveBytes(): number {
+    return this.liveByteCount;
+  }
+
+  /** Releases the runtime's buffers (and calls `onDestroy`). The backend is unusable afterwards. */
+  destroy(): void {
+    this.runtime.destroy();
+    this.onDestroy?.();
+  }
+
+  // -------------------------------------------------------- generators
+
+  fill(out: BackendBuffer, length: number, value: number): void {
+    const dtype = out.dtype;
+    const bits =
+      dtype === 'f32' || dtype === 'f16' ? bitsOfF32(value) : dtype === 'i32' ? value | 0 : value >>> 0;
+    this.runtime.dispatch({
+      pipelineKey: `fill|${dtype}`,
+      makeCode: () => fillWgsl(dtype),
+      bindings: [{ buffer: gpuBufferOf(out), write: true }],
+      uniforms: fillUniforms.pack({ n: length, bits }),
+      workgroups: Math.ceil(length / 256),
+    });
+  }
+
+  arange(out: BackendBuffer, length: number, start: number, step: number): void {
+    const dtype = out.dtype;
+    const intMath = isIntDType(dtype) && Number.isInteger(start) && Number.isInteger(step);
+    this.runtime.dispatch({
+      pipelineKey: `arange|${dtype}|${intMath ? 'int' : 'float'}`,
+      makeCode: () => arangeWgsl(dtype, intMath),
+      bindings: [{ buffer: gpuBufferOf(out), write: true }],
+      uniforms: arangeUniforms.pack({ n: length, start, step, istart: start | 0, istep: step | 0 }),
+      workgroups: Math.ceil(length / 256),
+    });
+  }
+
+  random(
+    out: BackendBuffer,
+    length: number,
+    kind: RandomKind,
+    seed: readonly [number, number],
+    offset: number,
+  ): void {
+    const dtype = out.dtype;
+    this.runtime.dispatch({
+      pipelineKey: `random|${kind}|${dtype}`,
+      makeCode: () => randomWgsl(dtype, kind),
+      bindings: [{ buffer: gpuBufferOf(out), write: true }],
+      uniforms: randomUniforms.pack({
+        n: length,
+        key0: seed[0],
+        key1: seed[1],
+        ctrLo: offset >>> 0,
+        ctrHi: Math.floor(offset / 4294967296) >>> 0,
+      }),
+      workgroups: Math.ceil(Math.ceil(length / 4) / 256),
+    });
+  }
+
+  // -------------------------------------------------------- elementwise
+
+  unary(op: UnaryOp, x: View, out: BackendBuffer, alpha = 0, beta = 0): void {
+    const intOp = isIntDType(x.dtype) ? unaryInt[op] : undefined;
+    const ct = intOp ? (x.dtype as 'i32' | 'u32') : 'f32';
+    this.elementwise(out, x.shape, [x], (dst) =>
+      launchElementwise(this.runtime, {
+        op: `${op}`,
+        shape: x.shape,
+        inputs: [{ ...operand(x), loadAs: ct }],
+        out: dst,
+        body: ([v]) => (intOp ? intOp(v!, ct as 'i32' | 'u32') : unaryF32[op](v!)),
+        resultType: ct,
+        alpha,
+        beta,
+      }),
+    );
+  }
+
+  binary(op: BinaryOp, a: View, b: View, out: BackendBuffer): void {
+    const shape = a.shape;
+    const ct = computeType(a.dtype, b.dtype);
+    const intOp = ct !== 'f32' ? binaryInt[op] : undefined;
+    const t = intOp ? ct : 'f32';
+    this.elementwise(out, shape, [a, b], (dst) =>
+      launchElementwise(this.runtime, {
+        op,
+        shape,
+        inputs: [
+          { ...operand(a), loadAs: t },
+          { ...operand(b), loadAs: t },
+        ],
+        out: dst,
+        body: ([va, vb]) => (intOp ? intOp(va!, vb!, t as 'i32' | 'u32') : binaryF32[op](va!, vb!)),
+        resultType: t,
+      }),
+    );
+  }
+
+  where(cond: View, a: View, b: View, out: BackendBuffer): void {
+    const ct = computeType(a.dtype, b.dtype);
+    const zero = `${cond.dtype}(0)`;
+    this.elementwise(out, a.shape, [cond, a, b], (dst) =>
+      launchElementwise(this.runtime, {
+        op: 'where',
+        shape: a.shape,
+        inputs: [
+          { ...operand(cond), loadAs: 'raw' },
+          { ...operand(a), loadAs: ct },
+          { ...operand(b), loadAs: ct },
+        ],
+        out: dst,
+        body: ([c, va, vb]) => `select(${vb}, ${va}, ${c} != ${zero})`,
+        resultType: ct,
+      }),
+    );
+  }
+
+  copy(src: View, dst: View): void {
+    if (src.buffer === dst.buffer) {
+      // WebGPU cannot bind one buffer as input and output: go through a temporary.
+      const tmp = this.alloc(numel(src.shape), src.dtype);
+      const tmpView: View = {
+        buffer: tmp,
+        dtype: src.dtype,
+        shape: src.shape,
+        strides: rowMajorStrides(src.shape),
+        offset: 0,
+      };
+      this.copy(src, tmpView);
+      this.copy(tmpView, dst);
+      this.free(tmp);
+      return;
+    }
+    launchElementwise(this.runtime, {
+      op: 'copy',
+      shape: src.shape,
+      inputs: [{ ...operand(src), loadAs: 'raw' }],
+      out: operand(dst),
+      body: ([v]) => v!,
+      resultType: src.dtype,
+    });
+  }
+
+  /** Runs `launch` into `out`, or into a temporary copied to `out` when `out` is also an input. */
+  private elementwise(
+    out: BackendBuffer,
+    shape: readonly number[],
+    inputs: readonly View[],
+    launch: (dst: StridedOperand) => void,
+  ): void {
+    const contiguous = { strides: rowMajorStrides(shape), offset: 0 };
+    if (!inputs.some((v) => v.buffer === out)) {
+      launch({ buffer: gpuBufferOf(out), dtype: out.dtype, ...contiguous });
+      return;
+    }
+    const tmp = this.alloc(numel(shape), out.dtype);
+    launch({ buffer: tmp.gpu, dtype: out.dtype, ...contiguous });
+    this.copy(
+      { buffer: tmp, dtype: out.dtype, shape, ...contiguous },
+      { buffer: out, dtype: out.dtype, shape, ...contiguous },
+    );
+    this.free(tmp);
+  }
+
+  // ---------------------------------------------------------- reductions
+
+  reduce(op: ReduceOp, x: View, reduceRank: number, out: BackendBuffer): void {
+    launchReduce(
+      this.runtime,
+      op,
+      { ...operand(x), shape: x.shape },
+      reduceRank,
+      gpuBufferOf(out),
+      out.dtype,
+    );
+  }
+
+  matmul(a: View, b: View, out: BackendBuffer): void {
+    if (a.shape.length !== 3 || b.shape.length !== 3)
+      throw new TensorError('matmul', 'backend matmul takes [batch, m, k] and [batch, k, n] views');
+    launchMatmul(
+      this.runtime,
+      {
+        ...operand(a),
+        shape: a.shape as [number, number, number],
+        strides: a.strides as [number, number, number],
+      },
+      {
+        ...operand(b),
+        shape: b.shape as [number, number, number],
+        strides: b.strides as [number, number, number],
+      },
+      gpuBufferOf(out),
+      out.dtype,
+      this.tuning.matmul,
+    );
+  }
+
+  // ---------------------------------------------------------- row kernels
+
+  softmax(x: BackendBuffer, rows: number, n: number, out: BackendBuffer, log: boolean): void {
+    const p = { x: x.dtype, out: out.dtype, log, wg: rowWorkgroup(n) };
+    this.rows(
+      `softmax|${p.x}>${p.out}|${log ? 'log' : 'exp'}|wg${p.wg}`,
+      () => softmaxWgsl(p),
+      rows,
+      n,
+      [x],
+      [out],
+    );
+  }
+
+  softmaxBackward(
+    y: BackendBuffer,
+    dy: BackendBuffer,
+    rows: number,
+    n: number,
+    dx: BackendBuffer,
+    log: boolean,
+  ): void {
+    const p = { y: y.dtype, dy: dy.dtype, dx: dx.dtype, log, wg: rowWorkgroup(n) };
+    this.rows(
+      `softmaxbwd|${p.y},${p.dy}>${p.dx}|${log ? 'log' : 'exp'}|wg${p.wg}`,
+      () => softmaxBackwardWgsl(p),
+      rows,
+      n,
+      [y, dy],
+      [dx],
+    );
+  }
+
+  crossEntropy(
+    logits: BackendBuffer,
+    targets: BackendBuffer,
+    rows: number,
+    n: number,
+    ignoreIndex: number,
+    losses: BackendBuffer,
+    lse: BackendBuffer,
+  ): void {
+    const p = { x: logits.dtype, wg: rowWorkgroup(n) };
+    this.rows(`xent|${p.x}|wg${p.wg}`, () => crossEntropyWgsl(p), rows, n, [logits, targets], [losses, lse], {
+      ignore: ignoreIndex,
+    });
+  }
+
+  crossEntropyBackward(
+    logits: BackendBuffer,
+    targets: BackendBuffer,
+    lse: BackendBuffer,
+    g: BackendBuffer,
+    rows: number,
+    n: number,
+    ignoreIndex: number,
+    dlogits: BackendBuffer,
+  ): void {
+    const p = { x: logits.dtype, g: g.dtype, dx: dlogits.dtype, wg: rowWorkgroup(n) };
+    this.rows(
+      `xentbwd|${p.x},${p.g}>${p.dx}|wg${p.wg}`,
+      () => crossEntropyBackwardWgsl(p),
+      rows,
+      n,
+      [logits, targets, lse, g],
+      [dlogits],
+      { ignore: ignoreIndex },
+    );
+  }
+
+  norm(
+    kind: 'rms' | 'layer',
+    x: BackendBuffer,
+    weight: BackendBuffer | null,
+    bias: BackendBuffer | null,
+    rows: number,
+    n: number,
+    eps: number,
+    out: BackendBuffer,
+    mean: BackendBuffer | null,
+    rstd: BackendBuffer,
+  ): void {
+    if (kind === 'layer' && !mean) throw new TensorError('norm', 'layer norm needs a mean buffer');
+    const p = {
+      kind,
+      x: x.dtype,
+      out: out.dtype,
+      weight: weight?.dtype ?? null,
+      bias: bias?.dtype ?? null,
+      wg: rowWorkgroup(n),
+    };
+    const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+    const outputs = [out, ...(kind === 'layer' && mean ? [mean] : []), rstd];
+    this.rows(normKey(p), () => normWgsl(p), rows, n, inputs, outputs, { eps });
+  }
+
+  normBackward(
+    kind: 'rms' | 'layer',
+    x: BackendBuffer,
+    weight: BackendBuffer | null,
+    mean: BackendBuffer | null,
+    rstd: BackendBuffer,
+    dy: BackendBuffer,
+    rows: number,
+    n: number,
+    dx: BackendBuffer,
+  ): void {
+    if (kind === 'layer' && !mean) throw new TensorError('normBackward', 'layer norm needs the mean buffer');
+    const p = {
+      kind,
+      x: x.dtype,
+      dy: dy.dtype,
+      dx: dx.dtype,
+      weight: weight?.dtype ?? null,
+      wg: rowWorkgroup(n),
+    };
+    const inputs = [x, ...(weight ? [weight] : []), ...(kind === 'layer' && mean ? [mean] : []), rstd, dy];
+    this.rows(normBackwardKey(p), () => normBackwardWgsl(p), rows, n, inputs, [dx]);
+  }
+
+  /** One workgroup per row of `[rows, n]`; inputs then outputs bound in order. */
+  private rows(
+    key: string,
+    makeCode: () => string,
+    rows: number,
+    n: number,
+    inputs: readonly BackendBuffer[],
+    outputs: readonly BackendBuffer[],
+    extra: { ignore?: number; eps?: number } = {},
+  ): void {
+    const bindings: StorageBinding[] = [
+      ...inputs.map((b) => ({ buffer: gpuBufferOf(b) })),
+      ...outputs.map((b) => ({ buffer: gpuBufferOf(b), write: true })),
+    ];
+    this.runtime.dispatch({
+      pipelineKey: key,
+      makeCode,
+      bindings,
+      uniforms: rowUniforms.pack({ rows, n, ignore: extra.ignore ?? -1, eps: extra.eps ?? 0 }),
+      workgroups: rows,
+    });
+  }
+
+  // ------------------------------------------------------------ indexing
+
+  gather(
+    x: BackendBuffer,
+    idx: BackendBuffer,
+    outer: number,
+    size: number,
+    inner: number,
+    count: number,
+    out: BackendBuffer,
+  ): void {
+    const total = outer * count * inner;
+    if (x.dtype !== out.dtype) throw new TensorError('gather', `dtypes ${x.dtype} and ${out.dtype} differ`);
+    this.runtime.dispatch({
+      pipelineKey: `gather|${x.dtype}`,
+      makeCode: () => gatherWgsl(x.dtype),
+      bindings: [
+        { buffer: gpuBufferOf(x) },
+        { buffer: gpuBufferOf(idx) },
+        { buffer: gpuBufferOf(out), write: true },
+      ],
+      uniforms: indexUniforms.pack({ outer, size, inner, count, total }),
+      workgroups: Math.ceil(total / 256),
+    });
+  }
+
+  scatterAdd(
+    src: BackendBuffer,
+    idx: BackendBuffer,
+    outer: number,
+    count: number,
+    inner: number,
+    size: number,
+    out: BackendBuffer,
+  ): void {
+    if (src.dtype !== out.dtype)
+      throw new TensorError('scatterAdd', `dtypes ${src.dtype} and ${out.dtype} differ`);
+    const total = outer * size * inner;
+    const mode = inner >= 64 ? 'workgroup' : 'thread';
+    this.runtime.dispatch({
+      pipelineKey: `scatteradd|${src.dtype}|${mode}`,
+      makeCode: () => scatterAddWgsl(src.dtype, mode),
+      bindings: [
+        { buffer: gpuBufferOf(src) },
+        { buffer: gpuBufferOf(idx) },
+        { buffer: gpuBufferOf(out), write: true },
+      ],
+      uniforms: indexUniforms.pack({ outer, size, inner, count, total }),
+      workgroups: mode === 'thread' ? Math.ceil(total / 256) : outer * size * Math.ceil(inner / 1024),
+    });
+  }
+
+  cumsum(
+    x: BackendBuffer,
+    outer: number,
+    n: number,
+    inner: number,
+    reverse: boolean,
+    out: BackendBuffer,
+  ): void {
+    const mode = inner === 1 && n > 64 ? 'scan' : 'serial';
+    const p = { x: x.dtype, out: out.dtype, mode, reverse } as const;
+    this.runtime.dispatch({
+      pipelineKey: `cumsum|${p.x}>${p.out}|${mode}|${reverse ? 'rev' : 'fwd'}`,
+      makeCode: () => cumsumWgsl(p),
+      bindings: [{ buffer: gpuBufferOf(x) }, { buffer: gpuBufferOf(out), write: true }],
+      uniforms: cumsumUniforms.pack({ outer, n, inner }),
+      workgroups: mode === 'scan' ? outer : Math.ceil((outer * inner) / 256),
+    });
+  }
+
+  topk(
+    x: BackendBuffer,
+    rows: number,
+    n: number,
+    k: number,
+    values: BackendBuffer,
+    indices: BackendBuffer,
+  ): void {
+    if (k > n) throw new TensorError('topk', `k = ${k} exceeds the row length ${n}`);
+    if (k === 0 || rows === 0) return;
+    const mode = n <= TOPK_SORT_MAX ? 'sort' : 'select';
+    const p = { x: x.dtype, values: values.dtype, mode } as const;
+    this.runtime.dispatch({
+      pipelineKey: `topk|${p.x}>${p.values}|${mode}`,
+      makeCode: () => topkWgsl(p),
+      bindings: [
+        { buffer: gpuBufferOf(x) },
+        { buffer: gpuBufferOf(values), write: true },
+        { buffer: gpuBufferOf(indices), write: true },
+      ],
+      uniforms: topkUniforms.pack({ rows, n, k }),
+      workgroups: rows,
+    });
+  }
+}
+
+const operand = (v: View): StridedOperand => {
+  if (v.shape.length !== v.strides.length) throw new GpuError('view shape and strides differ in rank');
+  return { buffer: gpuBufferOf(v.buffer), dtype: v.dtype, strides: v.strides, offset: v.offset };
+};

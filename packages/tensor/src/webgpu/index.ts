@@ -1,0 +1,18 @@
+/**
+ * WebGPU backend (browser-safe; Node device creation lives in `@dynconv/tensor/node`).
+ */
+export { WebGPUBackend, type WebGPUBackendOptions } from './backend.js';
+export { gpuBufferOf, WebGPUBuffer } from './buffer.js';
+export { erfApprox, geluErf } from './kernels/erf.js';
+export { mathWgsl } from './kernels/math.wgsl.js';
+export type { MatmulTuning } from './kernels/matmul.js';
+export {
+  type DispatchSpec,
+  GpuRuntime,
+  type GpuRuntimeOptions,
+  type RuntimeStats,
+  type StorageBinding,
+  type Workgroups,
+} from './runtime.js';
+export { type UniformField, UniformStruct, type UniformType, uniformElement } from './uniforms.js';
+export { enableF16, linearWorkgroupIndex, mainParams } from './wgsl.js';
