@@ -261,8 +261,13 @@ if (args.includes('--sweep')) {
   const defaults = { ...convTuning };
   const shapes = [
     { ...defaults, lowRankSplitBackward: true },
-    { ...defaults, lowRankSplitBackward: true, lowRankBackwardChunk: 128 },
-    { ...defaults, forwardChunk: 32, backwardChunk: 256, lowRankBackwardChunk: 512 },
+    {
+      ...defaults,
+      forwardChunk: 64,
+      backwardChunk: 256,
+      headwiseBackwardChunk: 128,
+      lowRankBackwardChunk: 256,
+    },
     { ...defaults, workgroup: 128 },
   ];
   for (const shape of shapes) {

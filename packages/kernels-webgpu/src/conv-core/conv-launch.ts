@@ -12,15 +12,20 @@ import { convUniforms } from './conv-loop.wgsl.js';
  * Launch shape of the token-loop kernels. `workgroup`: threads along channels.
  * Chunks (tokens per thread): longer ones amortise the W-1 warm-up reads and
  * shrink the per-chunk partials of the backward (numChunks · rows · D floats);
- * shorter ones give more threads. The low-rank backward keeps R·W partial
- * rows, so it takes longer chunks. Mutable for the benchmark's sweep only.
+ * shorter ones give more threads. Mutable for the benchmark's sweep only.
+ *
+ * Values from the H100 sweep of bench/conv.ts (B=4, T=4096, D=2048, W=4, f32,
+ * fwd+bwd ms): static 128 → 0.289 (256 → 0.323); head-wise 256 → hs=1 0.836,
+ * hs=16 0.371 (128 → 0.872, 0.387); low-rank 512 → 1.286 (256 → 1.308; the
+ * split backward 1.340). The forward chunk and the workgroup size (64/128/256)
+ * moved no time by more than 1%.
  */
-// Defaults from the H100 sweep of bench/conv.ts (B=4, T=4096, D=2048, W=4): longer backward chunks won by 5-15%.
 export const convTuning = {
   workgroup: 64,
-  forwardChunk: 64,
+  forwardChunk: 32,
   backwardChunk: 128,
-  lowRankBackwardChunk: 256,
+  headwiseBackwardChunk: 256,
+  lowRankBackwardChunk: 512,
   /** Low-rank backward as two token-loop kernels (dx; dU and dS) instead of one. */
   lowRankSplitBackward: false,
 };

@@ -84,7 +84,7 @@ export function dynamicConvHeadwiseFused(
     const ss = p.static ? s[2]! : null;
     const sd = p.docs ? s[s.length - 1]! : null;
     const g = raw(gy!);
-    const chunks = chunking(B, T, convTuning.backwardChunk);
+    const chunks = chunking(B, T, convTuning.headwiseBackwardChunk);
     const dx = output(backend, [B, T, D], x.dtype);
     const dtaps = output(backend, [B, T, H, W], taps.dtype);
     const part = ss ? output(backend, [chunks.numChunks * W * D], 'f32') : null;

@@ -98,20 +98,6 @@ describe('dynamicConvLowRank (composed, CPU)', () => {
 });
 
 describe('dynamicConvLowRank (WebGPU fused)', () => {
-  gpuTest('the split backward (dx kernel, then dU/dS kernel) matches too', async ({ backend }) => {
-    convTuning.lowRankSplitBackward = true;
-    try {
-      const c = lowRankCases[1]!;
-      await checkOp(`dynamicConvLowRank split ${c.name}`, c.specs, c.fn, { backend, fd: false });
-      await checkOp('dynamicConvLowRank split docStart', lowRankCases[3]!.specs, lowRankCases[3]!.fn, {
-        backend,
-        fd: false,
-      });
-    } finally {
-      convTuning.lowRankSplitBackward = false;
-    }
-  });
-
   gpuTest('f16 storage with f32 accumulation (devices with shader-f16)', async ({ backend, skip }) => {
     if (!backend.supportsF16) skip('the device has no shader-f16');
     const f16 = (...shape: number[]): InputSpec => ({ shape, dtype: 'f16' });
@@ -122,6 +108,26 @@ describe('dynamicConvLowRank (WebGPU fused)', () => {
       { backend, atol: 3e-2, rtol: 3e-2, fd: false },
     );
   });
+
+  gpuTest(
+    'short backward chunks (many partials) and the split backward (dx kernel, then dU/dS kernel) match too',
+    async ({ backend }) => {
+      const saved = { ...convTuning };
+      try {
+        convTuning.lowRankBackwardChunk = 16;
+        for (const split of [false, true]) {
+          convTuning.lowRankSplitBackward = split;
+          for (const c of [lowRankCases[1]!, lowRankCases[3]!])
+            await checkOp(`dynamicConvLowRank chunk=16 split=${split} ${c.name}`, c.specs, c.fn, {
+              backend,
+              fd: false,
+            });
+        }
+      } finally {
+        Object.assign(convTuning, saved);
+      }
+    },
+  );
 
   for (const c of lowRankCases)
     gpuTest(`matches the f64 reference in forward and every gradient: ${c.name}`, async ({ backend }) => {
