@@ -6,6 +6,8 @@
 import { existsSync } from 'node:fs';
 import { create, globals } from 'webgpu';
 import { GpuError } from './errors.js';
+import type { Backend } from './backend.js';
+import { CpuBackend } from './cpu/backend.js';
 import { WebGPUBackend, type WebGPUBackendOptions } from './webgpu/backend.js';
 
 export type NodeGpuBackend = 'vulkan' | 'opengles' | 'opengl' | 'metal' | 'd3d12' | 'null';
@@ -141,3 +143,28 @@ export async function createNodeWebGPUBackend(
 
 export { WebGPUBackend } from './webgpu/backend.js';
 export { GpuRuntime } from './webgpu/runtime.js';
+
+export type BackendChoice = 'auto' | 'cpu' | 'webgpu';
+
+/**
+ * The backend for this process. `DYNCONV_BACKEND=cpu|webgpu` (or `options.prefer`)
+ * forces one; `auto` takes WebGPU — a real GPU when present, otherwise Mesa
+ * llvmpipe — and falls back to the CPU reference only when no adapter exists.
+ * The API option wins over the environment variable.
+ */
+export async function createBackend(
+  options: NodeWebGPUBackendOptions & { prefer?: BackendChoice } = {},
+): Promise<Backend> {
+  const env = process.env['DYNCONV_BACKEND'];
+  const choice = options.prefer ?? (env === 'cpu' || env === 'webgpu' ? env : 'auto');
+  if (env && env !== 'cpu' && env !== 'webgpu' && env !== 'auto')
+    throw new Error(`DYNCONV_BACKEND must be cpu, webgpu or auto, got '${env}'`);
+  if (choice === 'cpu') return new CpuBackend();
+  try {
+    return await createNodeWebGPUBackend(options);
+  } catch (e) {
+    if (choice === 'webgpu') throw e;
+    process.emitWarning(`dynconv: no WebGPU adapter (${(e as Error).message}); using the CPU backend`);
+    return new CpuBackend();
+  }
+}
