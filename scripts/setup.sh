@@ -48,5 +48,5 @@ if [ -f pnpm-lock.yaml ]; then
 else
   pnpm install --reporter=silent
 fi
-pnpm exec turbo run build --output-logs=errors-only >/dev/null
+pnpm exec turbo run build --output-logs=errors-only
 cd - >/dev/null
