@@ -62,6 +62,10 @@ export const sweepCommand = Command.make(
             runSweepFile({
               gridPath: f.grid,
               ...(Option.isSome(f.out) ? { outDir: f.out.value } : {}),
+              // In-process runs would share one thread: several at once get a `dynconv train` process each.
+              ...(f.slots > 1 && loadGridFile(f.grid).executor.kind === 'trainer'
+                ? { executor: makeExecutor({ kind: 'trainer-process' }) }
+                : {}),
               slots: f.slots,
               leaseMs: f.lease * 1000,
               retryFailed: f.retryFailed,
