@@ -16,3 +16,7 @@ ls -l "$dir/bench.mjs"
   --external:webgpu --conditions=@dynconv/source --ignore-annotations --alias:vitest="$here/vitest-shim.ts" --log-level=warning \
   --outfile="$dir/device-tests.mjs"
 ls -l "$dir/device-tests.mjs"
+# The end-to-end training-step benchmark (packages/trainer/bench/e2e.bench.ts): (device) node DIR/e2e.mjs
+"$root/node_modules/.bin/esbuild" "$root/packages/trainer/bench/e2e.bench.ts" --bundle --platform=node --format=esm \
+  --external:webgpu --conditions=@dynconv/source --log-level=warning --outfile="$dir/e2e.mjs"
+ls -l "$dir/e2e.mjs"

@@ -9,7 +9,10 @@ import '../test/webgpu-elementwise.test.js';
 import '../test/webgpu-random.test.js';
 import '../test/webgpu-reduce.test.js';
 import '../test/webgpu-matmul.test.js';
+import '../test/webgpu-matmul-variants.test.js';
 import '../test/webgpu-nn.test.js';
 import { runAll } from './vitest-shim.js';
 
-process.exitCode = (await runAll()) > 0 ? 1 : 0;
+// DEVICE_TESTS_FILTER=<regex> runs the matching tests only (device time is scarce).
+const filter = process.env.DEVICE_TESTS_FILTER;
+process.exitCode = (await runAll(filter ? new RegExp(filter) : undefined)) > 0 ? 1 : 0;

@@ -12,82 +12,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BackendBuffer, View } from '../src/backend.js';
+import type { BackendBuffer } from '../src/backend.js';
 import { requestNodeGpuDevice } from '../src/node.js';
 import { WebGPUBackend } from '../src/webgpu/backend.js';
 import type { MatmulTuning } from '../src/webgpu/kernels/matmul.js';
-
-interface Result {
-  readonly name: string;
-  readonly value: number;
-  readonly unit: 'GFLOP/s' | 'GB/s' | 'us';
-  readonly ms: number;
-  readonly timing: 'gpu-timestamps' | 'wall-clock';
-  readonly wallMs: number;
-}
-
-const rowMajor = (shape: readonly number[]): number[] => {
-  const s: number[] = [];
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i]!;
-  }
-  return s;
-};
-const view = (buffer: BackendBuffer, shape: readonly number[], strides = rowMajor(shape)): View => ({
-  buffer,
-  dtype: buffer.dtype,
-  shape,
-  strides,
-  offset: 0,
-});
-
-/** Per-repetition milliseconds: GPU timestamps (best of 3) when available, and wall clock. */
-async function measure(
-  b: WebGPUBackend,
-  once: () => void,
-  reps: number,
-): Promise<{ ms: number; wallMs: number; gpu: boolean }> {
-  once();
-  await b.sync();
-  once();
-  await b.sync();
-  let gpuMs: number | null = null;
-  for (let trial = 0; trial < 3; trial++) {
-    const ms = await b.runtime.timeGpu(() => {
-      for (let i = 0; i < reps; i++) once();
-    });
-    if (ms !== null) gpuMs = Math.min(gpuMs ?? Number.POSITIVE_INFINITY, ms / reps);
-  }
-  await b.sync();
-  const t0 = performance.now();
-  for (let i = 0; i < reps; i++) once();
-  await b.sync();
-  const wallMs = (performance.now() - t0) / reps;
-  return { ms: gpuMs ?? wallMs, wallMs, gpu: gpuMs !== null };
-}
-
-const record = (
-  results: Result[],
-  name: string,
-  m: { ms: number; wallMs: number; gpu: boolean },
-  value: number,
-  unit: Result['unit'],
-): void => {
-  const r: Result = {
-    name,
-    value,
-    unit,
-    ms: m.ms,
-    timing: m.gpu ? 'gpu-timestamps' : 'wall-clock',
-    wallMs: m.wallMs,
-  };
-  results.push(r);
-  console.log(
-    `${name.padEnd(44)} ${value.toFixed(unit === 'us' ? 2 : 1).padStart(10)} ${unit.padEnd(8)} ${m.ms.toFixed(3).padStart(9)} ms  (wall ${m.wallMs.toFixed(3)} ms)`,
-  );
-};
+import { measure, type Result, record, view } from './bench-util.js';
+import { benchMatmulVariants } from './matmul-variants-bench.js';
 
 /** Max relative error of 64 sampled entries of C = A @ B (A, B, C `[size, size]`, B read through `bStrides`). */
 async function checkMatmul(
@@ -155,6 +85,7 @@ async function benchMatmul(
     'GFLOP/s',
   );
   if (b.supportsF16 && !label) {
+    b.tuning.matmul = { variant: 'registerTiled' }; // the SIMT kernel; matmul-variants-bench.ts has the others
     const ah = b.alloc(size * size, 'f16');
     const wh = b.alloc(size * size, 'f16');
     b.random(ah, size * size, 'uniform', [1, 2], 0);
@@ -174,6 +105,7 @@ async function benchMatmul(
     );
     b.free(ah);
     b.free(wh);
+    b.tuning.matmul = {};
   }
   for (const x of [a, w, out]) b.free(x);
   await b.sync();
@@ -327,14 +259,19 @@ async function main(): Promise<void> {
   const b = new WebGPUBackend(opened.device, { poison: false, onDestroy: () => opened.device.destroy() });
   const results: Result[] = [];
   console.log(`${'benchmark'.padEnd(44)} ${'value'.padStart(10)} ${'unit'.padEnd(8)} ${'time'.padStart(12)}`);
-  await benchDispatch(b, results);
-  await benchMemory(b, results, quick ? 2 ** 20 : 2 ** 26);
+  // BENCH_SECTIONS=variants,... runs a subset (device time is scarce).
+  const sections = new Set((process.env.BENCH_SECTIONS ?? 'dispatch,memory,matmul,variants,robustness').split(','));
+  if (sections.has('dispatch')) await benchDispatch(b, results);
+  if (sections.has('memory')) await benchMemory(b, results, quick ? 2 ** 20 : 2 ** 26);
   const configs: MatmulTuning[] = [{}, { bk: 16, pad: 0 }, { bk: 16 }, { bk: 8, warpTile: false }];
-  await benchMatmul(b, results, quick ? 128 : 1024, [{}, { tm: 8 }]);
-  await benchMatmul(b, results, quick ? 256 : 4096, quick ? [{}] : configs);
+  if (sections.has('matmul')) {
+    await benchMatmul(b, results, quick ? 128 : 1024, [{}, { tm: 8 }]);
+    await benchMatmul(b, results, quick ? 256 : 4096, quick ? [{}] : configs);
+  }
+  if (sections.has('variants')) await benchMatmulVariants(b, results, quick);
   b.destroy();
 
-  if (!quick) {
+  if (!quick && sections.has('robustness')) {
     // The other robustness setting, for comparison (Dawn's bounds clamping and workgroup zero-init).
     const other = await requestNodeGpuDevice({ robustness: !opened.robustness });
     const label = ` [robustness ${other.robustness ? 'on' : 'off'}]`;
@@ -363,6 +300,7 @@ async function main(): Promise<void> {
           description: info.description,
         },
         backend: opened.backend,
+        matmulCaps: opened.matmulCaps,
         features: opened.features,
         quick,
         date: new Date().toISOString(),

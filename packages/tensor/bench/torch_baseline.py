@@ -41,6 +41,26 @@ for size in (1024, 4096):
     ms = time_ms(lambda: torch.mm(a, b, out=out), reps)
     results[f"matmul f32 {size}^3"] = {"value": 2 * size**3 / (ms * 1e6), "unit": "GFLOP/s", "ms": ms}
 
+# Tensor-core references for the subgroup-matrix kernel: f16 and bf16 inputs, f32 accumulation
+# (cuBLAS; reduced-precision reductions off so the accumulation stays f32).
+torch.backends.cuda.matmul.allow_fp16_reduced_precision_reduction = False
+torch.backends.cuda.matmul.allow_bf16_reduced_precision_reduction = False
+for dtype, tag in ((torch.float16, "f16"), (torch.bfloat16, "bf16")):
+    size = 4096
+    a = torch.rand(size, size, device=dev, dtype=dtype)
+    b = torch.rand(size, size, device=dev, dtype=dtype)
+    out = torch.empty(size, size, device=dev, dtype=dtype)
+    ms = time_ms(lambda: torch.mm(a, b, out=out), 20)
+    results[f"matmul {tag} {size}^3"] = {"value": 2 * size**3 / (ms * 1e6), "unit": "GFLOP/s", "ms": ms}
+# TF32 tensor cores: what PyTorch's f32 matmul does with allow_tf32 (the analogue of our reduced precision).
+torch.backends.cuda.matmul.allow_tf32 = True
+a = torch.rand(4096, 4096, device=dev)
+b = torch.rand(4096, 4096, device=dev)
+out = torch.empty(4096, 4096, device=dev)
+ms = time_ms(lambda: torch.mm(a, b, out=out), 20)
+results["matmul tf32 4096^3"] = {"value": 2 * 4096**3 / (ms * 1e6), "unit": "GFLOP/s", "ms": ms}
+torch.backends.cuda.matmul.allow_tf32 = False
+
 n = 2**26
 x = torch.ones(n, device=dev)
 y = torch.full((n,), 2.0, device=dev)
@@ -78,7 +98,9 @@ with open(os.path.join(out_dir, "torch-baseline.json"), "w") as f:
 # Ratio table against the WebGPU results of this run (same directory).
 pairs = {
     "matmul f32 1024^3": "matmul f32 1024^3 auto",
-    "matmul f32 4096^3": "matmul f32 4096^3 auto",
+    "matmul f32 4096^3": ("matmul f32 4096^3 auto", "f32 4096^3 registerTiled"),
+    "matmul f16 4096^3": "f16>f32 4096^3 sgmat",
+    "matmul tf32 4096^3": "f32 4096^3 reduced precision (sgmat)",
     "add f32 64M": "add f32 64M",
     "copy f32 64M": "copy f32 64M",
     "sum over rows f32": "sum over rows",
@@ -88,7 +110,8 @@ for path in glob.glob(os.path.join(out_dir, "tensor-*.json")):
     ours = json.load(open(path))["results"]
     print(f"\nWebGPU ({os.path.basename(path)}) / PyTorch (throughput ratio; for us: PyTorch time / WebGPU time):")
     for torch_name, prefix in pairs.items():
-        for r in [r for r in ours if r["name"].startswith(prefix)]:
+        prefixes = prefix if isinstance(prefix, tuple) else (prefix,)
+        for r in [r for r in ours if r["name"].startswith(prefixes)]:
             theirs = results[torch_name]["value"]
             ratio = theirs / r["value"] if r["unit"] == "us" else r["value"] / theirs
             print(f"{torch_name:30s} webgpu {r['value']:10.1f} torch {theirs:10.1f} {r['unit']:8s} ratio {ratio:5.2f}  ({r['name']})")

@@ -98,8 +98,8 @@ export async function runAll(filter?: RegExp): Promise<number> {
   for (const t of registry) {
     if (filter && !filter.test(t.name)) continue;
     const ctx: Record<string, unknown> = {
-      skip: () => {
-        throw new Skip();
+      skip: (note?: string) => {
+        throw new Skip(note ?? '');
       },
     };
     for (const [name, make] of fixtures) ctx[name] = await make();
@@ -111,7 +111,7 @@ export async function runAll(filter?: RegExp): Promise<number> {
     } catch (error) {
       if (error instanceof Skip) {
         skipped++;
-        console.log(`  skip ${t.name}`);
+        console.log(`  skip ${t.name}${error.message ? ` (${error.message})` : ''}`);
         continue;
       }
       failed++;

@@ -9,6 +9,7 @@ import { GpuError } from './errors.js';
 import type { Backend } from './backend.js';
 import { CpuBackend } from './cpu/backend.js';
 import { WebGPUBackend, type WebGPUBackendOptions } from './webgpu/backend.js';
+import { type MatmulCaps, probeMatmulCaps, SUBGROUP_MATRIX_FEATURE } from './webgpu/kernels/matmul-caps.js';
 
 export type NodeGpuBackend = 'vulkan' | 'opengles' | 'opengl' | 'metal' | 'd3d12' | 'null';
 
@@ -19,7 +20,10 @@ export interface NodeGpuDeviceOptions {
   readonly enableToggles?: readonly string[];
   /** Dawn toggles to turn off (`disable-dawn-features`), e.g. `timestamp_quantization`. */
   readonly disableToggles?: readonly string[];
-  /** Optional features requested when the adapter offers them (default: shader-f16, subgroups, timestamp-query). */
+  /**
+   * Optional features requested when the adapter offers them (default:
+   * shader-f16, subgroups, timestamp-query, chromium-experimental-subgroup-matrix).
+   */
   readonly optionalFeatures?: readonly GPUFeatureName[];
   /**
    * Dawn's robustness transform (bounds clamping of every storage/workgroup
@@ -41,9 +45,17 @@ export interface NodeGpuDevice {
   readonly features: readonly string[];
   /** Whether Dawn's robustness transform is on (see {@link NodeGpuDeviceOptions.robustness}). */
   readonly robustness: boolean;
+  /** What the matmul variants can use (subgroup matrices probed: builtin spelling and a numerical check). */
+  readonly matmulCaps: MatmulCaps;
 }
 
-const DEFAULT_FEATURES: readonly GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
+// Subgroup matrices (tensor cores from WGSL) need `subgroups`; Dawn offers them on Vulkan with `allow_unsafe_apis`.
+const DEFAULT_FEATURES: readonly GPUFeatureName[] = [
+  'shader-f16',
+  'subgroups',
+  'timestamp-query',
+  SUBGROUP_MATRIX_FEATURE as GPUFeatureName,
+];
 
 /** Limits a compute workload needs; the device gets the adapter's maxima (compat-mode defaults are far lower). */
 const COMPUTE_LIMITS = [
@@ -123,10 +135,13 @@ export async function requestNodeGpuDevice(options: NodeGpuDeviceOptions = {}): 
     if (value !== undefined) requiredLimits[name] = value;
   }
   const wanted = options.optionalFeatures ?? DEFAULT_FEATURES;
-  const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
+  const requiredFeatures = wanted.filter(
+    (f) => adapter.features.has(f) && ((f as string) !== SUBGROUP_MATRIX_FEATURE || adapter.features.has('subgroups')),
+  );
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   owners.set(device, gpu);
-  return { device, adapterInfo: adapter.info, backend, features: [...device.features], robustness };
+  const matmulCaps = await probeMatmulCaps(device, adapter.info);
+  return { device, adapterInfo: adapter.info, backend, features: [...device.features], robustness, matmulCaps };
 }
 
 export interface NodeWebGPUBackendOptions

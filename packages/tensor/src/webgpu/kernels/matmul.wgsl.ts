@@ -37,6 +37,11 @@ export interface MatmulParams {
   readonly unroll: boolean;
   /** Threads of one warp cover an 8 x 4 patch of the 16 x 16 thread grid (fewer shared-memory wavefronts) instead of 16 x 2. */
   readonly warpTile: boolean;
+  /**
+   * Two shared-memory buffers per operand: the next K-tile is stored into one
+   * while the other is consumed, so one barrier per K-tile instead of two.
+   */
+  readonly doubleBuffer?: boolean;
 }
 
 export const matmulUniforms = new UniformStruct([
@@ -55,7 +60,7 @@ export const matmulUniforms = new UniformStruct([
 ]);
 
 export const matmulKey = (p: MatmulParams): string =>
-  `matmul|${p.aDtype},${p.bDtype}>${p.outDtype}|a${p.aLoad}|b${p.bLoad}|tm${p.tm}|bk${p.bk}|${p.outVec4 ? 'o4' : 'o1'}|pad${p.pad}|${p.warpTile ? 'wt' : 'rt'}|${p.unroll ? 'u' : 'l'}`;
+  `matmul|${p.aDtype},${p.bDtype}>${p.outDtype}|a${p.aLoad}|b${p.bLoad}|tm${p.tm}|bk${p.bk}|${p.outVec4 ? 'o4' : 'o1'}|pad${p.pad}|${p.warpTile ? 'wt' : 'rt'}|${p.unroll ? 'u' : 'l'}${p.doubleBuffer ? '|db' : ''}`;
 
 export const matmulTile = (p: Pick<MatmulParams, 'tm'>): number => 16 * p.tm;
 
@@ -81,6 +86,8 @@ function staging(
   tile: number,
   bk: number,
   pad: number,
+  /** Prefix of every shared-memory index (the buffer offset when double-buffered). */
+  sbase = '',
 ): Staging {
   const S = name === 'a' ? 'As' : 'Bs';
   const src = name === 'a' ? 'A' : 'B';
@@ -118,7 +125,7 @@ function staging(
         store.push(`  let v = lid + ${t * 256}u;`);
         store.push(`  let o = v / ${bk / 4}u; let kq = (v % ${bk / 4}u) * 4u;`);
         for (let j = 0; j < 4; j++)
-          store.push(`  ${S}[(kq + ${j}u) * ${stride}u + o / 4u][o % 4u] = ${r}.${comps[j]};`);
+          store.push(`  ${S}[${sbase}(kq + ${j}u) * ${stride}u + o / 4u][o % 4u] = ${r}.${comps[j]};`);
         store.push('}');
       } else {
         // k = v / (tile/4), o4 = (v % (tile/4)) * 4; global contiguous along outer
@@ -133,8 +140,8 @@ function staging(
         );
         store.push(
           pad === 0
-            ? `${S}[lid + ${t * 256}u] = ${r};`
-            : `{ let v = lid + ${t * 256}u; ${S}[(v / ${rowVec}u) * ${stride}u + v % ${rowVec}u] = ${r}; }`,
+            ? `${S}[${sbase}lid + ${t * 256}u] = ${r};`
+            : `{ let v = lid + ${t * 256}u; ${S}[${sbase}(v / ${rowVec}u) * ${stride}u + v % ${rowVec}u] = ${r}; }`,
         );
       }
       load.push('}');
@@ -158,7 +165,7 @@ function staging(
       load.push('}');
       store.push('{');
       store.push(...idx.map((l) => `  ${l}`));
-      store.push(`  ${S}[kk * ${stride}u + o / 4u][o % 4u] = ${r};`);
+      store.push(`  ${S}[${sbase}kk * ${stride}u + o / 4u][o % 4u] = ${r};`);
       store.push('}');
     }
   }
@@ -172,8 +179,10 @@ export function matmulWgsl(p: MatmulParams): string {
   const stride = tile / 4 + p.pad;
   const aMode = p.aLoad === 'k4' ? 'k4' : p.aLoad === 'm4' ? 'o4' : p.aLoad === 'k1' ? 'k1' : 'o1';
   const bMode = p.bLoad === 'k4' ? 'k4' : p.bLoad === 'n4' ? 'o4' : p.bLoad === 'k1' ? 'k1' : 'o1';
-  const sa = staging('a', aMode, p.aDtype, tile, bk, p.pad);
-  const sb = staging('b', bMode, p.bDtype, tile, bk, p.pad);
+  const db = p.doubleBuffer === true;
+  const sbase = db ? 'sbuf + ' : '';
+  const sa = staging('a', aMode, p.aDtype, tile, bk, p.pad, sbase);
+  const sb = staging('b', bMode, p.bDtype, tile, bk, p.pad, sbase);
   const aVec = p.aLoad === 'k4' || p.aLoad === 'm4';
   const bVec = p.bLoad === 'k4' || p.bLoad === 'n4';
 
@@ -184,8 +193,9 @@ export function matmulWgsl(p: MatmulParams): string {
 
   const step = (kk: string, tag: string): string[] => {
     const lines: string[] = [];
-    for (let q = 0; q < blocks; q++) lines.push(`let a${tag}_${q} = As[${kk} + ${q * 16}u + ty];`);
-    for (let r = 0; r < blocks; r++) lines.push(`let b${tag}_${r} = Bs[${kk} + ${r * 16}u + tx];`);
+    const cb = db ? 'cbuf + ' : '';
+    for (let q = 0; q < blocks; q++) lines.push(`let a${tag}_${q} = As[${cb}${kk} + ${q * 16}u + ty];`);
+    for (let r = 0; r < blocks; r++) lines.push(`let b${tag}_${r} = Bs[${cb}${kk} + ${r * 16}u + tx];`);
     for (let q = 0; q < blocks; q++)
       for (let i = 0; i < 4; i++)
         for (let r = 0; r < blocks; r++)
@@ -233,8 +243,8 @@ ${matmulUniforms.wgsl}
 @group(0) @binding(1) var<storage, read> A: array<${aVec ? `vec4<${p.aDtype}>` : p.aDtype}>;
 @group(0) @binding(2) var<storage, read> B: array<${bVec ? `vec4<${p.bDtype}>` : p.bDtype}>;
 @group(0) @binding(3) var<storage, read_write> C: array<${p.outVec4 ? `vec4<${p.outDtype}>` : p.outDtype}>;
-var<workgroup> As: array<vec4<f32>, ${bk * stride}>;
-var<workgroup> Bs: array<vec4<f32>, ${bk * stride}>;
+var<workgroup> As: array<vec4<f32>, ${(db ? 2 : 1) * bk * stride}>;
+var<workgroup> Bs: array<vec4<f32>, ${(db ? 2 : 1) * bk * stride}>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -258,17 +268,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     ${sa.load.join('\n    ')}
     ${sb.load.join('\n    ')}
   }
+  ${db ? 'let sbuf = 0u;' : ''}
   ${sa.store.join('\n  ')}
   ${sb.store.join('\n  ')}
   workgroupBarrier();
   for (var t = 0u; t < tiles; t++) {
     let k0 = (t + 1u) * ${bk}u;
+    ${db ? `let cbuf = (t % 2u) * ${bk * stride}u; let sbuf = ${bk * stride}u - cbuf;` : ''}
     if (t + 1u < tiles) {
       ${sa.load.join('\n      ')}
       ${sb.load.join('\n      ')}
     }
     ${inner.join('\n    ')}
-    workgroupBarrier();
+    ${db ? '' : 'workgroupBarrier();'}
     if (t + 1u < tiles) {
       ${sa.store.join('\n      ')}
       ${sb.store.join('\n      ')}
