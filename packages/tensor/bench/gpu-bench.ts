@@ -260,7 +260,9 @@ async function main(): Promise<void> {
   const results: Result[] = [];
   console.log(`${'benchmark'.padEnd(44)} ${'value'.padStart(10)} ${'unit'.padEnd(8)} ${'time'.padStart(12)}`);
   // BENCH_SECTIONS=variants,... runs a subset (device time is scarce).
-  const sections = new Set((process.env.BENCH_SECTIONS ?? 'dispatch,memory,matmul,variants,robustness').split(','));
+  const sections = new Set(
+    (process.env.BENCH_SECTIONS ?? 'dispatch,memory,matmul,variants,robustness').split(','),
+  );
   if (sections.has('dispatch')) await benchDispatch(b, results);
   if (sections.has('memory')) await benchMemory(b, results, quick ? 2 ** 20 : 2 ** 26);
   const configs: MatmulTuning[] = [{}, { bk: 16, pad: 0 }, { bk: 16 }, { bk: 8, warpTile: false }];

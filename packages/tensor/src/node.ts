@@ -136,12 +136,21 @@ export async function requestNodeGpuDevice(options: NodeGpuDeviceOptions = {}): 
   }
   const wanted = options.optionalFeatures ?? DEFAULT_FEATURES;
   const requiredFeatures = wanted.filter(
-    (f) => adapter.features.has(f) && ((f as string) !== SUBGROUP_MATRIX_FEATURE || adapter.features.has('subgroups')),
+    (f) =>
+      adapter.features.has(f) &&
+      ((f as string) !== SUBGROUP_MATRIX_FEATURE || adapter.features.has('subgroups')),
   );
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   owners.set(device, gpu);
   const matmulCaps = await probeMatmulCaps(device, adapter.info);
-  return { device, adapterInfo: adapter.info, backend, features: [...device.features], robustness, matmulCaps };
+  return {
+    device,
+    adapterInfo: adapter.info,
+    backend,
+    features: [...device.features],
+    robustness,
+    matmulCaps,
+  };
 }
 
 export interface NodeWebGPUBackendOptions

@@ -20,7 +20,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeConfig, type TransformerConfig, transformer } from '@dynconv/architectures';
-import { crossEntropy, noGrad, type Tensor, tensor, tidy } from '@dynconv/tensor';
+import { crossEntropy, noGrad, tensor, tidy } from '@dynconv/tensor';
 import { requestNodeGpuDevice, WebGPUBackend } from '@dynconv/tensor/node';
 import { AdamW } from '../src/optim/adamw.js';
 import { makeFusedAdamWUpdate } from '../src/optim/adamw-webgpu.js';
@@ -31,7 +31,8 @@ const envInt = (name: string, fallback: number): number => {
   const v = process.env[name];
   return v ? Number.parseInt(v, 10) : fallback;
 };
-const envList = (name: string, fallback: string): string[] => (process.env[name] ?? fallback).split(',').filter(Boolean);
+const envList = (name: string, fallback: string): string[] =>
+  (process.env[name] ?? fallback).split(',').filter(Boolean);
 
 const shape = {
   nLayers: envInt('E2E_LAYERS', 12),
@@ -109,7 +110,11 @@ async function runConfig(b: WebGPUBackend, variant: Variant, mode: Mode, batch: 
   );
   const n = batch * seqLen;
   const ids = tensor(tokenIds(n, config.vocabSize, 1), { shape: [batch, seqLen], dtype: 'i32', backend: b });
-  const targets = tensor(tokenIds(n, config.vocabSize, 2), { shape: [batch, seqLen], dtype: 'i32', backend: b });
+  const targets = tensor(tokenIds(n, config.vocabSize, 2), {
+    shape: [batch, seqLen],
+    dtype: 'i32',
+    backend: b,
+  });
   // Dynamic loss scaling (mixed only): f16 matmul inputs flush gradients below 6e-8 to zero.
   let scale = mode === 'mixed' ? 2 ** 16 : 1;
   let skipped = 0;
@@ -223,7 +228,9 @@ async function main(): Promise<void> {
               `${Math.round(row.tokensPerSec).toString().padStart(8)} tok/s  MFU ${(100 * row.mfuTensor).toFixed(1)}% of 989T (${(100 * row.mfuF32).toFixed(1)}% of f32 67T)  ` +
               `${row.dispatchesPerStep} dispatches/step, ${row.submitsPerStep.toFixed(1)} submits, record ${row.recordMsPerStep.toFixed(1)} ms, ` +
               `${row.compilesAfterFirstStep} compiles after step 1; losses ${row.losses.map((l) => l.toFixed(3)).join(' ')}` +
-              (row.lossScale !== undefined ? `; loss scale ${row.lossScale}, skipped ${row.skippedSteps}` : ''),
+              (row.lossScale !== undefined
+                ? `; loss scale ${row.lossScale}, skipped ${row.skippedSteps}`
+                : ''),
           );
           break;
         } catch (error) {

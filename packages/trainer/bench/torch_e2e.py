@@ -10,7 +10,8 @@ $BENCH_OUT/torch-e2e.json and, when $BENCH_OUT/e2e-webgpu.json exists (same run)
 prints the WebGPU / PyTorch ratios.
 
 Env: E2E_LAYERS, E2E_DMODEL, E2E_HEADS, E2E_HIDDEN, E2E_VOCAB, E2E_BATCH, E2E_SEQ,
-E2E_VARIANTS (plain,dsc), TORCH_MODES (f32,bf16[,compile]), TORCH_STEPS (5).
+E2E_VARIANTS (plain,dsc), TORCH_MODES (f32,bf16[,compile]), TORCH_STEPS (5),
+TORCH_E2E_TAG (suffix of the JSON file name, e.g. -compile).
 """
 
 import json
@@ -160,7 +161,7 @@ def run(variant, mode):
     torch.cuda.empty_cache()
     torch.cuda.reset_peak_memory_stats()
     return {"variant": variant, "mode": mode, "parameters": params, "msPerStep": ms,
-            "tokensPerSec": B * T * 1000 / ms, "loss": float(loss), "warmupSeconds": warm_s, "peakGiB": mem}
+            "tokensPerSec": B * T * 1000 / ms, "loss": float(loss.detach()), "warmupSeconds": warm_s, "peakGiB": mem}
 
 
 out_dir = env.get("BENCH_OUT", "bench-results")
@@ -193,7 +194,7 @@ for variant in VARIANTS:
               f"{r['tokensPerSec']:9.0f} tok/s  MFU {100 * r['mfuTensor']:4.1f}% of 989T  "
               f"(warm-up {r['warmupSeconds']:.1f} s, peak {r['peakGiB']:.1f} GiB, loss {r['loss']:.3f})")
 
-with open(os.path.join(out_dir, "torch-e2e.json"), "w") as f:
+with open(os.path.join(out_dir, f"torch-e2e{env.get('TORCH_E2E_TAG', '')}.json"), "w") as f:
     json.dump({"device": torch.cuda.get_device_name(), "torch": torch.__version__, "rows": rows}, f, indent=2)
 
 if webgpu:

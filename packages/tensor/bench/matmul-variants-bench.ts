@@ -1,0 +1,259 @@
+/**
+ * Matmul variants on one device, each beside the register-tiled f32 kernel
+ * measured in the same run: the subgroup-matrix (tensor-core) kernel over a
+ * sweep of workgroup tilings at 4096³ (f16 inputs, f32 accumulation), its
+ * f16-output, transposed-operand and reduced-precision (f32 rounded to f16 on
+ * load) forms, the register-tiled kernel with double buffering, and the
+ * matmul shapes of a GPT-2-small training step (B·T = 8192, d = 768, vocab
+ * 50304). Rows go to the same results list as the rest of `gpu-bench.ts`.
+ */
+import type { BackendBuffer } from '../src/backend.js';
+import { type DType, roundF16 } from '../src/dtype.js';
+import type { WebGPUBackend } from '../src/webgpu/backend.js';
+import type { MatmulTuning } from '../src/webgpu/kernels/matmul.js';
+import { matmulCaps } from '../src/webgpu/kernels/matmul-caps.js';
+import type { SgMatTiling } from '../src/webgpu/kernels/matmul-sgmat.js';
+import { measure, type Result, record, view } from './bench-util.js';
+
+/** Tilings swept at 4096³ (sgM x sgN subgroups, tilesM x tilesN 16 x 16 matrices each, K-tile). */
+const SWEEP: readonly Partial<SgMatTiling>[] = [
+  { sgM: 2, sgN: 2, tilesM: 4, tilesN: 4, bk: 16 },
+  { sgM: 2, sgN: 4, tilesM: 4, tilesN: 4, bk: 32 },
+  { sgM: 2, sgN: 2, tilesM: 2, tilesN: 2, bk: 32 },
+  { sgM: 2, sgN: 2, tilesM: 4, tilesN: 4, bk: 32, doubleBuffer: true },
+  // Experiment: no shared-memory staging (subgroupMatrixLoad from global memory).
+  { sgM: 2, sgN: 2, tilesM: 4, tilesN: 4, bk: 32, direct: true },
+];
+
+const label = (t: Partial<SgMatTiling>): string =>
+  `sg${t.sgM}x${t.sgN} t${t.tilesM}x${t.tilesN} bk${t.bk}${t.doubleBuffer ? ' db' : ''}${t.direct ? ' direct' : ''}`;
+
+/** Passes over every list: the best pass is kept (another GPU tenant or clock changes slowed single runs). */
+const PASSES = Number(process.env.BENCH_PASSES ?? 2);
+
+interface Operands {
+  a: BackendBuffer;
+  b: BackendBuffer;
+  /** Host copies for sampled checks. */
+  ha: Float32Array;
+  hb: Float32Array;
+}
+
+/** Max relative error of 64 sampled entries of out = A @ B (A `[m, k]` row-major or transposed, B `[k, n]` with strides). */
+function sampledError(
+  o: Operands,
+  hc: ArrayLike<number>,
+  m: number,
+  n: number,
+  k: number,
+  aStrides: readonly number[],
+  bStrides: readonly number[],
+  round: (v: number) => number,
+): number {
+  let worst = 0;
+  for (let s = 0; s < 64; s++) {
+    const i = (s * 7919) % m;
+    const j = (s * 104729) % n;
+    let acc = 0;
+    for (let q = 0; q < k; q++)
+      acc +=
+        round(o.ha[i * aStrides[0]! + q * aStrides[1]!]!) * round(o.hb[q * bStrides[0]! + j * bStrides[1]!]!);
+    worst = Math.max(worst, Math.abs(hc[i * n + j]! - acc) / Math.max(1e-6, Math.abs(acc)));
+  }
+  return worst;
+}
+
+async function square(b: WebGPUBackend, results: Result[], size: number, sg: boolean): Promise<void> {
+  const flops = 2 * size ** 3;
+  const reps = Math.max(3, Math.min(50, Math.round(2e11 / flops)));
+  const make = async (dtype: DType): Promise<Operands> => {
+    const a = b.alloc(size * size, dtype);
+    const w = b.alloc(size * size, dtype);
+    b.random(a, size * size, 'uniform', [1, 2], 0);
+    b.random(w, size * size, 'uniform', [3, 4], 0);
+    const [ha, hb] = await Promise.all([b.read(view(a, [size * size])), b.read(view(w, [size * size]))]);
+    return { a, b: w, ha: ha as Float32Array, hb: hb as Float32Array };
+  };
+  const f32 = await make('f32');
+  const f16 = b.supportsF16 ? await make('f16') : null;
+  const out32 = b.alloc(size * size, 'f32');
+  const out16 = b.supportsF16 ? b.alloc(size * size, 'f16') : null;
+  const row: [number, number] = [size, 1];
+  const col: [number, number] = [1, size];
+  interface Entry {
+    name: string;
+    o: Operands;
+    tuning: MatmulTuning;
+    opts: { bT?: boolean; aT?: boolean; out?: BackendBuffer; round?: boolean };
+  }
+  const entries: Entry[] = [];
+  const add = (name: string, o: Operands | null, tuning: MatmulTuning, opts: Entry['opts'] = {}) => {
+    if (o) entries.push({ name, o, tuning, opts });
+  };
+  const s = `${size}^3`;
+  add(`f32 ${s} registerTiled (baseline)`, f32, { variant: 'registerTiled' });
+  add(`f32 ${s} registerTiled double-buffered`, f32, { variant: 'registerTiled', doubleBuffer: true });
+  add(`f32 ${s} registerTiled tm8 bk16 pad0`, f32, { variant: 'registerTiled', tm: 8, bk: 16, pad: 0 });
+  add(`f16>f32 ${s} registerTiled (SIMT)`, f16, { variant: 'registerTiled' });
+  if (sg && f16) {
+    add(`f16>f32 ${s} sgmat default`, f16, { variant: 'subgroupMatrix' });
+    for (const t of SWEEP)
+      add(`f16>f32 ${s} sgmat ${label(t)}`, f16, { variant: 'subgroupMatrix', sgmat: t });
+    add(`f16>f32 ${s} sgmat B^T (x @ W^T), B staged kn`, f16, { variant: 'subgroupMatrix' }, { bT: true });
+    add(
+      `f16>f32 ${s} sgmat B^T, B staged nk (col-major loads)`,
+      f16,
+      { variant: 'subgroupMatrix', sgmat: { bLayout: 'nk' } },
+      { bT: true },
+    );
+    add(`f16>f32 ${s} sgmat A^T (dW), A staged km`, f16, { variant: 'subgroupMatrix' }, { aT: true });
+    add(
+      `f16>f32 ${s} sgmat A^T, A staged mk`,
+      f16,
+      { variant: 'subgroupMatrix', sgmat: { aLayout: 'mk' } },
+      { aT: true },
+    );
+    add(`f16>f16 ${s} sgmat default`, f16, { variant: 'subgroupMatrix' }, out16 ? { out: out16 } : {});
+    add(`f32 ${s} reduced precision (sgmat)`, f32, { reducedPrecision: true }, { round: true });
+    add(`f32 ${s} reduced precision, B^T`, f32, { reducedPrecision: true }, { bT: true, round: true });
+  }
+  const best = new Map<string, { m: Awaited<ReturnType<typeof measure>>; err: number; passes: number[] }>();
+  for (let pass = 0; pass < PASSES; pass++)
+    for (const { name, o, tuning, opts } of entries) {
+      const out = opts.out ?? out32;
+      const aStr = opts.aT ? [0, 1, size] : [0, size, 1];
+      const bStr = opts.bT ? [0, 1, size] : [0, size, 1];
+      b.tuning.matmul = tuning;
+      try {
+        const m = await measure(
+          b,
+          () => b.matmul(view(o.a, [1, size, size], aStr), view(o.b, [1, size, size], bStr), out),
+          reps,
+        );
+        let err = 0;
+        if (pass === 0) {
+          const hc = await b.read(view(out, [size * size]));
+          err = sampledError(
+            o,
+            hc,
+            size,
+            size,
+            size,
+            opts.aT ? col : row,
+            opts.bT ? col : row,
+            opts.round ? roundF16 : (v) => v,
+          );
+        }
+        const prev = best.get(name);
+        const passes = [...(prev?.passes ?? []), flops / (m.ms * 1e6)];
+        best.set(name, {
+          m: !prev || m.ms < prev.m.ms ? m : prev.m,
+          err: Math.max(err, prev?.err ?? 0),
+          passes,
+        });
+      } catch (error) {
+        if (pass === 0) console.log(`${name.padEnd(44)} n/a: ${(error as Error).message.split('\n')[0]}`);
+      } finally {
+        b.tuning.matmul = {};
+      }
+    }
+  for (const { name, opts } of entries) {
+    const r = best.get(name);
+    if (!r) continue;
+    const tol = (opts.out ?? out32).dtype === 'f16' ? 2e-3 : 1e-3;
+    const tag = PASSES > 1 ? ` [passes: ${r.passes.map((v) => (v / 1000).toFixed(1)).join(', ')}]` : '';
+    record(
+      results,
+      `${name}${r.err > tol ? ` WRONG (rel err ${r.err.toExponential(1)})` : ''}${tag}`,
+      r.m,
+      flops / (r.m.ms * 1e6),
+      'GFLOP/s',
+    );
+  }
+  for (const x of [f32.a, f32.b, out32, ...(f16 ? [f16.a, f16.b] : []), ...(out16 ? [out16] : [])]) b.free(x);
+  await b.sync();
+}
+
+/** The matmuls of one GPT-2-small training step: f32 exact vs reduced precision (what the e2e mixed mode uses). */
+async function trainingShapes(b: WebGPUBackend, results: Result[], sg: boolean): Promise<void> {
+  const T = 8192;
+  const shapes: [string, number, number, number, 'xWt' | 'xW' | 'dW'][] = [
+    ['qkv x@W^T', T, 2304, 768, 'xWt'],
+    ['mlp up x@W^T', T, 2048, 768, 'xWt'],
+    ['mlp down x@W^T', T, 768, 2048, 'xWt'],
+    ['mlp down dX=dY@W', T, 2048, 768, 'xW'],
+    ['mlp down dW=dY^T@X', 768, 2048, T, 'dW'],
+    ['lm head x@W^T', T, 50304, 768, 'xWt'],
+    ['lm head dX=dY@W', T, 768, 50304, 'xW'],
+    ['lm head dW=dY^T@X', 50304, 768, T, 'dW'],
+  ];
+  for (const [name, m, n, k, kind] of shapes) {
+    // Storage: xWt: A [m, k], W [n, k]; xW: A [m, k], W [k, n]; dW: dY [k, m] (A = dY^T), X [k, n].
+    const aLen = m * k;
+    const bLen = k * n;
+    if (Math.max(aLen, bLen, m * n) * 4 > b.runtime.maxStorageBindingBytes) {
+      console.log(`${name}: skipped, a buffer exceeds the binding limit`);
+      continue;
+    }
+    const a = b.alloc(aLen, 'f32');
+    const w = b.alloc(bLen, 'f32');
+    const out = b.alloc(m * n, 'f32');
+    const ref = b.alloc(m * n, 'f32');
+    b.random(a, aLen, 'uniform', [-1, 1], 1);
+    b.random(w, bLen, 'uniform', [-1, 1], 2);
+    const av = view(a, [1, m, k], kind === 'dW' ? [0, 1, m] : [0, k, 1]);
+    const bv = view(w, [1, k, n], kind === 'xWt' ? [0, 1, k] : [0, n, 1]);
+    const flops = 2 * m * n * k;
+    const reps = Math.max(3, Math.min(20, Math.round(1e11 / flops)));
+    const best = new Map<string, Awaited<ReturnType<typeof measure>>>();
+    const run = async (variantName: string, tuning: MatmulTuning, target: BackendBuffer) => {
+      b.tuning.matmul = tuning;
+      try {
+        const r = await measure(b, () => b.matmul(av, bv, target), reps);
+        const prev = best.get(variantName);
+        if (!prev || r.ms < prev.ms) best.set(variantName, r);
+      } catch (error) {
+        console.log(`train ${name} ${variantName} n/a: ${(error as Error).message.split('\n')[0]}`);
+      } finally {
+        b.tuning.matmul = {};
+      }
+    };
+    for (let pass = 0; pass < PASSES; pass++) {
+      await run('f32 registerTiled', { variant: 'registerTiled' }, ref);
+      if (sg) await run('f32 reduced precision (sgmat)', { reducedPrecision: true }, out);
+    }
+    for (const [variantName, r] of best)
+      record(results, `train ${name} [${m}x${n}x${k}] ${variantName}`, r, flops / (r.ms * 1e6), 'GFLOP/s');
+    if (sg) {
+      const [x, y] = await Promise.all([
+        b.read(view(out, [Math.min(m * n, 4096)])),
+        b.read(view(ref, [Math.min(m * n, 4096)])),
+      ]);
+      let scale = 0;
+      let diff = 0;
+      for (let i = 0; i < x.length; i++) {
+        scale = Math.max(scale, Math.abs(y[i]!));
+        diff = Math.max(diff, Math.abs(x[i]! - y[i]!));
+      }
+      console.log(
+        `  ${name}: reduced precision vs f32, max abs diff / max abs ${(diff / scale).toExponential(2)}`,
+      );
+    }
+    for (const x of [a, w, out, ref]) b.free(x);
+    await b.sync();
+  }
+}
+
+export async function benchMatmulVariants(
+  b: WebGPUBackend,
+  results: Result[],
+  quick: boolean,
+): Promise<void> {
+  const caps = matmulCaps(b.runtime.device);
+  console.log(
+    `matmul caps: subgroup matrices ${caps.subgroupMatrix ? JSON.stringify(caps.subgroupMatrix.shape) : 'none'} (${caps.subgroupMatrixNote})`,
+  );
+  await square(b, results, quick ? 256 : 4096, caps.subgroupMatrix !== null);
+  if (!quick && process.env.BENCH_TRAIN_SHAPES !== '0')
+    await trainingShapes(b, results, caps.subgroupMatrix !== null);
+}

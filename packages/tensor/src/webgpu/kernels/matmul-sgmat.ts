@@ -1,0 +1,107 @@
+import type { GpuRuntime } from '../runtime.js';
+import { matmulUniforms } from './matmul.wgsl.js';
+import type { MatmulCaps } from './matmul-caps.js';
+import { type MatmulProblem, matmulUniformValues } from './matmul-problem.js';
+import {
+  type SgMatmulParams,
+  sgmatInvalid,
+  sgmatKey,
+  sgmatShared,
+  sgmatTileM,
+  sgmatTileN,
+  sgmatWgsl,
+} from './matmul-sgmat.wgsl.js';
+
+/** Workgroup shape of the subgroup-matrix kernel (see `SgMatmulParams`). */
+export interface SgMatTiling {
+  sgM: number;
+  sgN: number;
+  tilesM: number;
+  tilesN: number;
+  bk: number;
+  doubleBuffer: boolean;
+  /** Experiment: matrices loaded straight from global memory (see `SgMatmulParams.direct`). */
+  direct?: boolean;
+  /** Shared layouts (see `SgMatmulParams.aLayout` / `bLayout`; defaults natural / kn). */
+  aLayout?: 'natural' | 'mk' | 'km';
+  bLayout?: 'natural' | 'kn' | 'nk';
+}
+
+/**
+ * Tilings by problem size, first match wins: a tiling applies when the
+ * problem has at least `minWorkgroups` of its tiles (enough to fill the GPU).
+ * From the H100 sweep at 4096³, f16 -> f32, best of 2 passes
+ * (docs/results/perf-notes.md): 128 x 128 bk 32 141 TFLOP/s, 128 x 256 on 8
+ * subgroups 145 (same within run-to-run spread, twice the shared memory),
+ * bk 16 117, 64 x 64 91, double-buffered 87, direct global loads 77.
+ * Tile sizes assume a 16 x 16 x 16 shape (a 16 x 8 shape halves N).
+ */
+export const SGMAT_TILINGS: readonly (SgMatTiling & { readonly minWorkgroups: number })[] = [
+  // 128 x 128 tiles, 4 subgroups of 64 x 64: the big-GEMM choice (2 waves on 132 SMs or more).
+  { sgM: 2, sgN: 2, tilesM: 4, tilesN: 4, bk: 32, doubleBuffer: false, minWorkgroups: 264 },
+  // 64 x 64 tiles, 4 subgroups of 32 x 32: more workgroups for mid-size problems (not tuned).
+  { sgM: 2, sgN: 2, tilesM: 2, tilesN: 2, bk: 32, doubleBuffer: false, minWorkgroups: 0 },
+];
+
+type Caps = NonNullable<MatmulCaps['subgroupMatrix']>;
+
+/** The kernel parameters for `p` (tiling from {@link SGMAT_TILINGS} unless overridden). */
+export function sgmatParams(
+  p: MatmulProblem,
+  caps: Caps,
+  override: Partial<SgMatTiling> = {},
+): SgMatmulParams {
+  const base = (t: SgMatTiling): SgMatmulParams => ({
+    aDtype: p.a.dtype === 'f16' ? 'f16' : 'f32',
+    bDtype: p.b.dtype === 'f16' ? 'f16' : 'f32',
+    outDtype: p.outDtype === 'f16' ? 'f16' : 'f32',
+    aLoad: p.aLoad,
+    bLoad: p.bLoad,
+    shape: caps.shape,
+    ...t,
+    directStore: p.n % 4 === 0,
+    syntax: caps.syntax,
+  });
+  const chosen =
+    SGMAT_TILINGS.find((t) => {
+      const q = base(t);
+      return Math.ceil(p.m / sgmatTileM(q)) * Math.ceil(p.n / sgmatTileN(q)) * p.batch >= t.minWorkgroups;
+    }) ?? SGMAT_TILINGS[SGMAT_TILINGS.length - 1]!;
+  return base({ ...chosen, ...override });
+}
+
+/** Why the subgroup-matrix kernel cannot run `params` on `rt`, or null. */
+export const sgmatUnfit = (rt: GpuRuntime, params: SgMatmulParams): string | null => {
+  const invalid = sgmatInvalid(params);
+  if (invalid) return invalid;
+  const bytes = sgmatShared(params).bytes;
+  return bytes > rt.maxWorkgroupStorageBytes
+    ? `needs ${bytes} bytes of workgroup memory, the device allows ${rt.maxWorkgroupStorageBytes}`
+    : null;
+};
+
+/** Why the direct form cannot run `p` (it has no bounds checks and needs 16-byte aligned rows), or null. */
+export function sgmatDirectUnfit(p: MatmulProblem, params: SgMatmulParams): string | null {
+  if (p.m % sgmatTileM(params) || p.n % sgmatTileN(params) || p.k % params.bk) return 'partial tiles';
+  const vec = (p.aLoad === 'k4' || p.aLoad === 'm4') && (p.bLoad === 'k4' || p.bLoad === 'n4');
+  const words = [p.a.offset, p.b.offset, ...p.aStrides, ...p.bStrides].filter((x) => x !== 1);
+  return vec && words.every((x) => x % 8 === 0) ? null : 'rows not 16-byte aligned';
+}
+
+/** Launches the subgroup-matrix kernel (`matmul-sgmat.wgsl.ts`). */
+export function launchSgmat(rt: GpuRuntime, p: MatmulProblem, params: SgMatmulParams): void {
+  const unfit = params.direct ? sgmatDirectUnfit(p, params) : null;
+  if (unfit) throw new RangeError(`sgmat matmul, direct loads: ${unfit}`);
+  const key = sgmatKey(params);
+  const tm = sgmatTileM(params);
+  const tn = sgmatTileN(params);
+  const maxZ = rt.maxWorkgroupsPerDimension;
+  for (let batchBase = 0; batchBase < p.batch; batchBase += maxZ)
+    rt.dispatch({
+      pipelineKey: key,
+      makeCode: () => sgmatWgsl(params),
+      bindings: [{ buffer: p.a.buffer }, { buffer: p.b.buffer }, { buffer: p.out, write: true }],
+      uniforms: matmulUniforms.pack(matmulUniformValues(p, batchBase)),
+      workgroups: [Math.ceil(p.n / tn), Math.ceil(p.m / tm), Math.min(maxZ, p.batch - batchBase)],
+    });
+}
