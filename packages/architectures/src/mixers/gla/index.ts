@@ -6,7 +6,6 @@ import {
   initLinear,
   initRMSNorm,
   initShortConv,
-  initShortConvCache,
   type Linear,
   linear,
   type RMSNorm,
@@ -17,6 +16,7 @@ import {
 import { div, neg, reshape, silu, softplus, type Tensor, tidy, unsqueeze, zeros } from '@dynconv/tensor';
 import { linearParams, shortConvFlops, shortConvParams } from '../../blocks/counts.js';
 import { gatedRmsNorm } from '../linear-common/norms.js';
+import { initQkvMixerCaches, qkvMixerCacheShapes } from '../linear-common/qkv-caches.js';
 import { glaFlopsPerToken } from '../linear-common/scan-flops.js';
 import { mixers } from '../registry.js';
 import type { MixerV1 } from '../types.js';
@@ -140,28 +140,9 @@ export const glaMixer: MixerV1<GlaMixerConfig, GlaMixerParams> = {
       return linear(p.o_proj, normed);
     }),
 
-  initCache(p, batch, placement) {
-    const { nHeads, headK, headV } = p.dims;
-    const caches = new Map<string, Tensor>();
-    for (const s of STREAMS) {
-      const conv = p[`${s}_conv`];
-      const cache = conv ? initShortConvCache(conv, batch, placement) : null;
-      if (cache) caches.set(`${s}_conv`, cache);
-    }
-    caches.set('recurrent_state', zeros([batch, nHeads, headK, headV], placement));
-    return caches;
-  },
+  initCache: (p, batch, placement) => initQkvMixerCaches(p, batch, placement),
 
-  cacheShapes(c, ctx, batch) {
-    const d = glaDims(c, ctx.dModel);
-    const shapes: Record<string, number[]> = { recurrent_state: [batch, d.nHeads, d.headK, d.headV] };
-    if (d.conv && d.conv.width > 1) {
-      shapes['q_conv'] = [batch, d.conv.width - 1, d.keyDim];
-      shapes['k_conv'] = [batch, d.conv.width - 1, d.keyDim];
-      shapes['v_conv'] = [batch, d.conv.width - 1, d.valueDim];
-    }
-    return shapes;
-  },
+  cacheShapes: (c, ctx, batch) => qkvMixerCacheShapes(glaDims(c, ctx.dModel), batch),
 
   parameterCount(c, ctx) {
     const d = glaDims(c, ctx.dModel);
