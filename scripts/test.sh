@@ -12,6 +12,17 @@ fail() {
 bash "$here/setup.sh" || fail "set-up or build failed (see above)"
 set -e
 . "$here/setup.sh"
+# System packages the suite drives for real: headless Chromium (browser tests)
+# and PostgreSQL (cluster sweeps). Installed once here, not concurrently by tests.
+missing=""
+for pkg in chromium postgresql; do dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"; done
+if [ -n "$missing" ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  echo "test: installing$missing" >&2
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null || true
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null \
+    || echo "test: could not install$missing; the tests that need them will say so" >&2
+fi
 cd "$DYNCONV_ROOT"
 pnpm exec turbo run typecheck --output-logs=errors-only || fail "typecheck failed (see above)"
 pnpm exec vitest run "$@"
