@@ -25,4 +25,5 @@ if [ -n "$missing" ]; then
 fi
 cd "$DYNCONV_ROOT"
 pnpm exec turbo run typecheck --output-logs=errors-only || fail "typecheck failed (see above)"
+pnpm exec biome check . >/dev/null 2>&1 || { pnpm exec biome check . || true; fail "lint failed (see above)"; }
 pnpm exec vitest run "$@"

@@ -10,6 +10,8 @@ await build({
   outfile: 'dist-bundle/dynconv.mjs',
   external: ['webgpu'],
   conditions: ['@dynconv/source'],
-  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+  },
   logLevel: 'warning',
 });

@@ -5,6 +5,7 @@
  * Browser-safe: imports nothing Node-only.
  */
 export { type CausalAttentionOptions, causalAttention } from './causal-attention/causal-attention.js';
+export { MAX_RANK, MAX_WIDTH } from './common/validate.js';
 export {
   type ConvStepResult,
   type DynamicConvStepOptions,
@@ -13,8 +14,10 @@ export {
   type ShortConvStepOptions,
   shortConvStep,
 } from './decode/conv-step.js';
-export { type DynamicConvOptions, dynamicConvHeadwise } from './dynamic-conv-headwise/dynamic-conv-headwise.js';
+export {
+  type DynamicConvOptions,
+  dynamicConvHeadwise,
+} from './dynamic-conv-headwise/dynamic-conv-headwise.js';
 export { dynamicConvLowRank } from './dynamic-conv-lowrank/dynamic-conv-lowrank.js';
-export { type ShortConvOptions, shortConv } from './short-conv/short-conv.js';
-export { MAX_RANK, MAX_WIDTH } from './common/validate.js';
 export * from './linear-mixers.js';
+export { type ShortConvOptions, shortConv } from './short-conv/short-conv.js';

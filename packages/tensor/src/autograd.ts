@@ -1,6 +1,6 @@
 import { fmtShape, TensorError } from './errors.js';
-import { sameShape } from './shape.js';
 import { keep, tidy } from './scope.js';
+import { sameShape } from './shape.js';
 import type { Tensor } from './tensor.js';
 
 /**
@@ -13,7 +13,10 @@ import type { Tensor } from './tensor.js';
 type Edge = { readonly node: GradNode; readonly index: number } | { readonly leaf: Tensor };
 
 /** Backward rule: output gradients (null where an output got none) to input gradients. */
-export type BackwardFn = (grads: readonly (Tensor | null)[], saved: readonly Tensor[]) => readonly (Tensor | null)[];
+export type BackwardFn = (
+  grads: readonly (Tensor | null)[],
+  saved: readonly Tensor[],
+) => readonly (Tensor | null)[];
 
 let gradDisabled = 0;
 
@@ -90,7 +93,7 @@ export function record(
     backward,
     outputs.map((t) => ({ shape: t.shape })),
   );
-  outputs.forEach((t, index) => t.attachGrad(node, index));
+  for (const [index, t] of outputs.entries()) t.attachGrad(node, index);
 }
 
 const accumulate = (prev: Tensor | null, g: Tensor): Tensor => {
@@ -117,7 +120,10 @@ export function backward(root: Tensor, grad?: Tensor): void {
   if (!grad && root.size !== 1)
     throw new TensorError('backward', `a non-scalar root ${fmtShape(root.shape)} needs an explicit gradient`);
   if (grad && !sameShape(grad.shape, root.shape))
-    throw new TensorError('backward', `gradient ${fmtShape(grad.shape)} does not match root ${fmtShape(root.shape)}`);
+    throw new TensorError(
+      'backward',
+      `gradient ${fmtShape(grad.shape)} does not match root ${fmtShape(root.shape)}`,
+    );
 
   const order = topoOrder(root.gradFn.node);
   const pending = new Map<GradNode, (Tensor | null)[]>();
@@ -134,7 +140,10 @@ export function backward(root: Tensor, grad?: Tensor): void {
         continue;
       }
       if (node.isReleased)
-        throw new TensorError('backward', `graph of '${node.name}' was already freed (backward called twice?)`);
+        throw new TensorError(
+          'backward',
+          `graph of '${node.name}' was already freed (backward called twice?)`,
+        );
       // A rule may hand back an incoming gradient or the same tensor twice: give each slot its own handle.
       const inGrads = tidy(() => {
         const seen = new Set<Tensor>(grads.filter((g): g is Tensor => g !== null));
@@ -158,7 +167,8 @@ export function backward(root: Tensor, grad?: Tensor): void {
           if (edge.leaf.disposed) g.dispose();
           else edge.leaf.setGrad(accumulate(edge.leaf.grad, g));
         } else {
-          const slot = pending.get(edge.node) ?? new Array<Tensor | null>(edge.node.outputs.length).fill(null);
+          const slot =
+            pending.get(edge.node) ?? new Array<Tensor | null>(edge.node.outputs.length).fill(null);
           slot[edge.index] = accumulate(slot[edge.index] ?? null, g);
           pending.set(edge.node, slot);
         }

@@ -112,7 +112,13 @@ export interface Backend {
    * uniform: [0, 1) as (bits >>> 8) * 2^-24; normal: Box-Muller on pairs of uniforms;
    * bits: the raw u32 words. Identical bit patterns on every backend.
    */
-  random(out: BackendBuffer, length: number, kind: RandomKind, seed: readonly [number, number], offset: number): void;
+  random(
+    out: BackendBuffer,
+    length: number,
+    kind: RandomKind,
+    seed: readonly [number, number],
+    offset: number,
+  ): void;
 
   /** out = op(x) elementwise; out has x's shape (contiguous) and its own dtype. */
   unary(op: UnaryOp, x: View, out: BackendBuffer, alpha?: number, beta?: number): void;
@@ -208,14 +214,44 @@ export interface Backend {
    * out[o, i, r] = x[o, idx[i], r] for contiguous x `[outer, size, inner]` and
    * i32 idx `[count]`; out `[outer, count, inner]`. Out-of-range indices write 0.
    */
-  gather(x: BackendBuffer, idx: BackendBuffer, outer: number, size: number, inner: number, count: number, out: BackendBuffer): void;
+  gather(
+    x: BackendBuffer,
+    idx: BackendBuffer,
+    outer: number,
+    size: number,
+    inner: number,
+    count: number,
+    out: BackendBuffer,
+  ): void;
   /**
    * out[o, v, r] = sum over i with idx[i] == v of src[o, i, r]; src `[outer, count, inner]`,
    * out `[outer, size, inner]` (fully written, zeros where nothing lands). Deterministic order.
    */
-  scatterAdd(src: BackendBuffer, idx: BackendBuffer, outer: number, count: number, inner: number, size: number, out: BackendBuffer): void;
+  scatterAdd(
+    src: BackendBuffer,
+    idx: BackendBuffer,
+    outer: number,
+    count: number,
+    inner: number,
+    size: number,
+    out: BackendBuffer,
+  ): void;
   /** Inclusive prefix sum along the middle axis of contiguous `[outer, n, inner]`; `reverse` scans from the end. */
-  cumsum(x: BackendBuffer, outer: number, n: number, inner: number, reverse: boolean, out: BackendBuffer): void;
+  cumsum(
+    x: BackendBuffer,
+    outer: number,
+    n: number,
+    inner: number,
+    reverse: boolean,
+    out: BackendBuffer,
+  ): void;
   /** The k largest of each row of `[rows, n]`, sorted descending (ties: lower index first). */
-  topk(x: BackendBuffer, rows: number, n: number, k: number, values: BackendBuffer, indices: BackendBuffer): void;
+  topk(
+    x: BackendBuffer,
+    rows: number,
+    n: number,
+    k: number,
+    values: BackendBuffer,
+    indices: BackendBuffer,
+  ): void;
 }

@@ -5,9 +5,9 @@
  */
 import { existsSync } from 'node:fs';
 import { create, globals } from 'webgpu';
-import { GpuError } from './errors.js';
 import type { Backend } from './backend.js';
 import { CpuBackend } from './cpu/backend.js';
+import { GpuError } from './errors.js';
 import { WebGPUBackend, type WebGPUBackendOptions } from './webgpu/backend.js';
 import { type MatmulCaps, probeMatmulCaps, SUBGROUP_MATRIX_FEATURE } from './webgpu/kernels/matmul-caps.js';
 

@@ -52,7 +52,11 @@ export const normAxis = (op: string, axis: number, rank: number): number => {
 };
 
 /** Resolves an axis list (undefined = all axes), sorted and de-duplicated. */
-export const normAxes = (op: string, axes: number | readonly number[] | undefined, rank: number): number[] => {
+export const normAxes = (
+  op: string,
+  axes: number | readonly number[] | undefined,
+  rank: number,
+): number[] => {
   if (axes === undefined) return [...Array(rank).keys()];
   const list = typeof axes === 'number' ? [axes] : axes;
   const out = [...new Set(list.map((a) => normAxis(op, a, rank)))].sort((a, b) => a - b);

@@ -6,7 +6,7 @@ import { TensorError } from './errors.js';
 import * as ops from './ops/index.js';
 import { currentScope, registerTensorCheck } from './scope.js';
 import { contiguousStrides, isContiguous, numel } from './shape.js';
-import { Storage } from './storage.js';
+import type { Storage } from './storage.js';
 
 type Scalar = number;
 type Operand = Tensor | Scalar;
@@ -63,7 +63,13 @@ export class Tensor implements Disposable {
   /** The backend-level view of this tensor (for kernels). */
   view(): View {
     this.assertAlive('view');
-    return { buffer: this.storage.buffer, dtype: this.dtype, shape: this.shape, strides: this.strides, offset: this.offset };
+    return {
+      buffer: this.storage.buffer,
+      dtype: this.dtype,
+      shape: this.shape,
+      strides: this.strides,
+      offset: this.offset,
+    };
   }
 
   /** Marks a leaf tensor as a parameter whose gradient `backward()` accumulates. Returns this. */

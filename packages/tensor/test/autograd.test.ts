@@ -129,13 +129,37 @@ describe('scopes and ownership', () => {
 describe('errors name the op and the shapes', () => {
   const backend = cpu();
   it.each([
-    ['add', () => T.add(T.zeros([2, 3], { backend }), T.zeros([4], { backend })), /add: shapes \[2, 3\] and \[4\] do not broadcast/],
-    ['matmul', () => T.matmul(T.zeros([2, 3], { backend }), T.zeros([4, 5], { backend })), /matmul: inner dimensions differ: \[2, 3\] @ \[4, 5\]/],
-    ['reshape', () => T.reshape(T.zeros([2, 3], { backend }), [4]), /reshape: cannot reshape \[2, 3\] \(6 elements\) into \[4\]/],
-    ['dtype', () => T.add(T.zeros([2], { backend }), T.zeros([2], { backend, dtype: 'i32' })), /add: dtype mismatch: f32\[2\] vs i32\[2\]/],
-    ['crossEntropy', () => T.crossEntropy(T.zeros([3, 5], { backend }), T.zeros([4], { backend, dtype: 'i32' })), /crossEntropy: logits \[3, 5\] need targets of shape \[3\], got \[4\]/],
+    [
+      'add',
+      () => T.add(T.zeros([2, 3], { backend }), T.zeros([4], { backend })),
+      /add: shapes \[2, 3\] and \[4\] do not broadcast/,
+    ],
+    [
+      'matmul',
+      () => T.matmul(T.zeros([2, 3], { backend }), T.zeros([4, 5], { backend })),
+      /matmul: inner dimensions differ: \[2, 3\] @ \[4, 5\]/,
+    ],
+    [
+      'reshape',
+      () => T.reshape(T.zeros([2, 3], { backend }), [4]),
+      /reshape: cannot reshape \[2, 3\] \(6 elements\) into \[4\]/,
+    ],
+    [
+      'dtype',
+      () => T.add(T.zeros([2], { backend }), T.zeros([2], { backend, dtype: 'i32' })),
+      /add: dtype mismatch: f32\[2\] vs i32\[2\]/,
+    ],
+    [
+      'crossEntropy',
+      () => T.crossEntropy(T.zeros([3, 5], { backend }), T.zeros([4], { backend, dtype: 'i32' })),
+      /crossEntropy: logits \[3, 5\] need targets of shape \[3\], got \[4\]/,
+    ],
     ['axis', () => T.sum(T.zeros([2], { backend }), 3), /sum: axis 3 is out of range for rank 1/],
-    ['backends', () => T.add(T.zeros([2], { backend }), T.zeros([2], { backend: cpu() })), /different backends/],
+    [
+      'backends',
+      () => T.add(T.zeros([2], { backend }), T.zeros([2], { backend: cpu() })),
+      /different backends/,
+    ],
   ])('%s', (_name, fn, re) => {
     expect(() => T.tidy(fn)).toThrow(re);
   });
@@ -146,6 +170,11 @@ describe('philox', () => {
     const out = new Uint32Array(4);
     // Random123 kat_vectors: philox4x32_10, counter 0, key 0
     T.philox4x32(0, [0, 0], out);
-    expect(Array.from(out, (v) => v.toString(16).padStart(8, '0'))).toEqual(['6627e8d5', 'e169c58d', 'bc57ac4c', '9b00dbd8']);
+    expect(Array.from(out, (v) => v.toString(16).padStart(8, '0'))).toEqual([
+      '6627e8d5',
+      'e169c58d',
+      'bc57ac4c',
+      '9b00dbd8',
+    ]);
   });
 });

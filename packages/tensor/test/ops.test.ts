@@ -11,7 +11,12 @@ import { test } from './gpu-fixture.js';
 const f = (...shape: number[]): InputSpec => ({ shape });
 const pos = (...shape: number[]): InputSpec => ({ shape, init: 'positive' });
 
-type Case = [name: string, specs: InputSpec[], fn: (x: T.Tensor[]) => T.Tensor, tol?: { atol?: number; rtol?: number }];
+type Case = [
+  name: string,
+  specs: InputSpec[],
+  fn: (x: T.Tensor[]) => T.Tensor,
+  tol?: { atol?: number; rtol?: number },
+];
 
 const unaryCases: Case[] = (
   [
@@ -74,15 +79,23 @@ const cases: Case[] = [
     [f(7, 11), { shape: [7], dtype: 'i32', init: (i) => (i === 3 ? -100 : (i * 5) % 11) }],
     ([l, t]) => T.crossEntropy(l!, t!),
   ],
-  ['crossEntropy none', [f(2, 3, 5), { shape: [2, 3], dtype: 'i32', init: { int: [0, 5] } }], ([l, t]) =>
-    T.crossEntropy(l!, t!, { reduction: 'none' }),
+  [
+    'crossEntropy none',
+    [f(2, 3, 5), { shape: [2, 3], dtype: 'i32', init: { int: [0, 5] } }],
+    ([l, t]) => T.crossEntropy(l!, t!, { reduction: 'none' }),
   ],
   ['rmsNorm', [f(5, 63), f(63)], ([x, w]) => T.rmsNorm(x!, w!, 1e-5)],
   ['rmsNorm no weight', [f(3, 7)], ([x]) => T.rmsNorm(x!)],
   ['layerNorm', [f(4, 33), f(33), f(33)], ([x, w, b]) => T.layerNorm(x!, w!, b!)],
-  ['embedding', [f(11, 5), { shape: [2, 7], dtype: 'i32', init: { int: [0, 11] } }], ([w, i]) => T.embedding(w!, i!)],
-  ['indexSelect axis 1', [f(3, 8, 2), { shape: [5], dtype: 'i32', init: (i) => [7, 0, 7, 3, 1][i]! }], ([x, i]) =>
-    T.indexSelect(x!, 1, i!),
+  [
+    'embedding',
+    [f(11, 5), { shape: [2, 7], dtype: 'i32', init: { int: [0, 11] } }],
+    ([w, i]) => T.embedding(w!, i!),
+  ],
+  [
+    'indexSelect axis 1',
+    [f(3, 8, 2), { shape: [5], dtype: 'i32', init: (i) => [7, 0, 7, 3, 1][i]! }],
+    ([x, i]) => T.indexSelect(x!, 1, i!),
   ],
   [
     'scatterAdd',
@@ -95,7 +108,11 @@ const cases: Case[] = [
   ['cumsum', [f(4, 9)], ([a]) => T.cumsum(a!, 1)],
   ['cumsum axis 0', [f(5, 3)], ([a]) => T.cumsum(a!, 0)],
   ['topk values', [f(4, 13)], ([a]) => T.topk(a!, 3).values],
-  ['reshape+permute+slice', [f(4, 6)], ([a]) => T.mul(T.slice(T.permute(T.reshape(a!, [2, 3, 4]), [2, 0, 1]), [[1, 4], null, [0, 3, 2]]), 3)],
+  [
+    'reshape+permute+slice',
+    [f(4, 6)],
+    ([a]) => T.mul(T.slice(T.permute(T.reshape(a!, [2, 3, 4]), [2, 0, 1]), [[1, 4], null, [0, 3, 2]]), 3),
+  ],
   ['expand', [f(3, 1)], ([a]) => T.expand(a!, [2, 3, 4])],
   ['reshape of a non-contiguous view', [f(3, 4)], ([a]) => T.reshape(T.transpose(a!), [12])],
 ];

@@ -75,7 +75,11 @@ describe('sweep on effect/cluster with PostgreSQL', () => {
       procs.push(proc);
       return proc;
     });
-    await waitFor('both runners listening', () => runners.every((r) => /Listening on/.test(r.output)), 60_000);
+    await waitFor(
+      'both runners listening',
+      () => runners.every((r) => /Listening on/.test(r.output)),
+      60_000,
+    );
 
     const submit = spawnProc([bundle, 'submit', gridPath, postgres.url, join(dir, 'out')]);
     procs.push(submit);
@@ -87,7 +91,9 @@ describe('sweep on effect/cluster with PostgreSQL', () => {
       return startedBy(proc).some((id) => !ended.has(id));
     };
     await waitFor('a run in flight', () => runners.some(inFlightOn), 90_000).catch((error: Error) => {
-      throw new Error(`${error.message}\n--- submit:\n${submit.output.slice(-1500)}\n--- runners:\n${runners.map((r) => r.output.slice(-1500)).join('\n---\n')}`);
+      throw new Error(
+        `${error.message}\n--- submit:\n${submit.output.slice(-1500)}\n--- runners:\n${runners.map((r) => r.output.slice(-1500)).join('\n---\n')}`,
+      );
     });
     const victimIndex = inFlightOn(runners[0]!) ? 0 : 1;
     const victim = runners[victimIndex]!;

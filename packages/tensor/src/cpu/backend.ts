@@ -16,7 +16,9 @@ export interface CpuBackendOptions {
 }
 
 const testMode = (): boolean =>
-  (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.['DYNCONV_TEST'] === '1';
+  (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[
+    'DYNCONV_TEST'
+  ] === '1';
 
 /**
  * The reference backend: plain loops over typed arrays. Slow but simple and
@@ -96,7 +98,13 @@ export class CpuBackend implements Backend {
     const d = cpuData(out);
     for (let i = 0; i < length; i++) d[i] = start + i * step;
   }
-  random(out: BackendBuffer, length: number, kind: RandomKind, seed: readonly [number, number], offset: number): void {
+  random(
+    out: BackendBuffer,
+    length: number,
+    kind: RandomKind,
+    seed: readonly [number, number],
+    offset: number,
+  ): void {
     random(out, length, kind, seed, offset);
   }
   unary(op: UnaryOp, x: View, out: BackendBuffer, alpha?: number, beta?: number): void {
@@ -120,7 +128,14 @@ export class CpuBackend implements Backend {
   softmax(x: BackendBuffer, rows: number, n: number, out: BackendBuffer, log: boolean): void {
     nn.softmax(x, rows, n, out, log);
   }
-  softmaxBackward(y: BackendBuffer, dy: BackendBuffer, rows: number, n: number, dx: BackendBuffer, log: boolean): void {
+  softmaxBackward(
+    y: BackendBuffer,
+    dy: BackendBuffer,
+    rows: number,
+    n: number,
+    dx: BackendBuffer,
+    log: boolean,
+  ): void {
     nn.softmaxBackward(y, dy, rows, n, dx, log);
   }
   crossEntropy(
@@ -173,16 +188,46 @@ export class CpuBackend implements Backend {
   ): void {
     nn.normBackward(kind, x, weight, mean, rstd, dy, rows, n, dx);
   }
-  gather(x: BackendBuffer, idx: BackendBuffer, outer: number, size: number, inner: number, count: number, out: BackendBuffer): void {
+  gather(
+    x: BackendBuffer,
+    idx: BackendBuffer,
+    outer: number,
+    size: number,
+    inner: number,
+    count: number,
+    out: BackendBuffer,
+  ): void {
     ix.gather(x, idx, outer, size, inner, count, out);
   }
-  scatterAdd(src: BackendBuffer, idx: BackendBuffer, outer: number, count: number, inner: number, size: number, out: BackendBuffer): void {
+  scatterAdd(
+    src: BackendBuffer,
+    idx: BackendBuffer,
+    outer: number,
+    count: number,
+    inner: number,
+    size: number,
+    out: BackendBuffer,
+  ): void {
     ix.scatterAdd(src, idx, outer, count, inner, size, out);
   }
-  cumsum(x: BackendBuffer, outer: number, n: number, inner: number, reverse: boolean, out: BackendBuffer): void {
+  cumsum(
+    x: BackendBuffer,
+    outer: number,
+    n: number,
+    inner: number,
+    reverse: boolean,
+    out: BackendBuffer,
+  ): void {
     ix.cumsum(x, outer, n, inner, reverse, out);
   }
-  topk(x: BackendBuffer, rows: number, n: number, k: number, values: BackendBuffer, indices: BackendBuffer): void {
+  topk(
+    x: BackendBuffer,
+    rows: number,
+    n: number,
+    k: number,
+    values: BackendBuffer,
+    indices: BackendBuffer,
+  ): void {
     ix.topk(x, rows, n, k, values, indices);
   }
 }

@@ -25,7 +25,7 @@ export const UNARY: Record<UnaryOp, Unary> = {
   gelu: geluExact,
   gelu_tanh: geluTanh,
   softplus,
-  relu: (x) => (x > 0 ? x : 0),
+  relu: (x) => Math.max(x, 0),
   floor: Math.floor,
   affine: (x, a, b) => a * x + b,
   pow_scalar: (x, a) => x ** a,

@@ -50,7 +50,14 @@ export function scatterAdd(
   finishF16(out, outer * size * inner);
 }
 
-export function cumsum(x: BackendBuffer, outer: number, n: number, inner: number, reverse: boolean, out: BackendBuffer): void {
+export function cumsum(
+  x: BackendBuffer,
+  outer: number,
+  n: number,
+  inner: number,
+  reverse: boolean,
+  out: BackendBuffer,
+): void {
   const X = cpuData(x);
   const O = cpuData(out);
   for (let o = 0; o < outer; o++)
@@ -66,7 +73,14 @@ export function cumsum(x: BackendBuffer, outer: number, n: number, inner: number
   finishF16(out, outer * n * inner);
 }
 
-export function topk(x: BackendBuffer, rows: number, n: number, k: number, values: BackendBuffer, indices: BackendBuffer): void {
+export function topk(
+  x: BackendBuffer,
+  rows: number,
+  n: number,
+  k: number,
+  values: BackendBuffer,
+  indices: BackendBuffer,
+): void {
   const X = cpuData(x);
   const V = cpuData(values);
   const I = cpuData(indices);

@@ -35,7 +35,8 @@ export function erf(x: number): number {
   return x > 0 ? 1 - erfc : erfc - 1;
 }
 
-export const sigmoid = (x: number): number => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
+export const sigmoid = (x: number): number =>
+  x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
 export const softplus = (x: number): number => (x > 20 ? x : x < -20 ? Math.exp(x) : Math.log1p(Math.exp(x)));
 export const geluExact = (x: number): number => 0.5 * x * (1 + erf(x / Math.SQRT2));
 export const geluTanh = (x: number): number =>

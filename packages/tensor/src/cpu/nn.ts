@@ -32,7 +32,8 @@ export function softmaxBackward(
     let s = 0;
     // softmax: dx = y * (g - sum(g*y)); log-softmax: dx = g - exp(y) * sum(g)
     for (let j = 0; j < n; j++) s += log ? G[o + j]! : G[o + j]! * Y[o + j]!;
-    for (let j = 0; j < n; j++) D[o + j] = log ? G[o + j]! - Math.exp(Y[o + j]!) * s : Y[o + j]! * (G[o + j]! - s);
+    for (let j = 0; j < n; j++)
+      D[o + j] = log ? G[o + j]! - Math.exp(Y[o + j]!) * s : Y[o + j]! * (G[o + j]! - s);
   }
   finishF16(dx, rows * n);
 }

@@ -68,8 +68,10 @@ export function full(shape: readonly number[], value: number, options: CreateOpt
   return t;
 }
 
-export const zeros = (shape: readonly number[], options: CreateOptions = {}): Tensor => full(shape, 0, options);
-export const ones = (shape: readonly number[], options: CreateOptions = {}): Tensor => full(shape, 1, options);
+export const zeros = (shape: readonly number[], options: CreateOptions = {}): Tensor =>
+  full(shape, 0, options);
+export const ones = (shape: readonly number[], options: CreateOptions = {}): Tensor =>
+  full(shape, 1, options);
 export const zerosLike = (t: Tensor): Tensor => full(t.shape, 0, { dtype: t.dtype, backend: t.backend });
 export const onesLike = (t: Tensor): Tensor => full(t.shape, 1, { dtype: t.dtype, backend: t.backend });
 
@@ -142,12 +144,19 @@ const random = (kind: 'uniform' | 'normal', shape: readonly number[], options: R
 };
 
 /** Standard normal samples (Philox + Box-Muller). */
-export const randn = (shape: readonly number[], options: RandomOptions = {}): Tensor => random('normal', shape, options);
+export const randn = (shape: readonly number[], options: RandomOptions = {}): Tensor =>
+  random('normal', shape, options);
 /** Uniform samples in [0, 1). */
-export const rand = (shape: readonly number[], options: RandomOptions = {}): Tensor => random('uniform', shape, options);
+export const rand = (shape: readonly number[], options: RandomOptions = {}): Tensor =>
+  random('uniform', shape, options);
 
 /** Integers uniform in `[low, high)` (i32); exact for ranges below 2^24. */
-export function randint(low: number, high: number, shape: readonly number[], options: RandomOptions = {}): Tensor {
+export function randint(
+  low: number,
+  high: number,
+  shape: readonly number[],
+  options: RandomOptions = {},
+): Tensor {
   if (!(high > low)) throw new TensorError('randint', `empty range [${low}, ${high})`);
   const u = rand(shape, { ...options, dtype: 'f32' });
   const s = mul(u, high - low);

@@ -3,14 +3,20 @@ import type { BinaryOp, UnaryOp } from '../backend.js';
 import type { DType } from '../dtype.js';
 import { TensorError } from '../errors.js';
 import { broadcastShapes } from '../shape.js';
-import { Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
 import { sumTo } from './reduce.js';
 import { assertSameDType, backendOf, broadcastView, empty } from './util.js';
 
 type Operand = Tensor | number;
 
 /** Runs a backend unary kernel; `dtype` is the output dtype (default: the input's). */
-export function unaryRaw(op: UnaryOp, x: Tensor, alpha?: number, beta?: number, dtype: DType = x.dtype): Tensor {
+export function unaryRaw(
+  op: UnaryOp,
+  x: Tensor,
+  alpha?: number,
+  beta?: number,
+  dtype: DType = x.dtype,
+): Tensor {
   const backend = backendOf(op, x);
   const out = empty(backend, x.shape, dtype);
   backend.unary(op, x.view(), out.storage.buffer, alpha, beta);
@@ -52,7 +58,8 @@ export const silu = unaryOp('silu', (g, x) => {
 export const softplus = unaryOp('softplus', (g, x) => mul(g, sigmoid(x)));
 export const relu = unaryOp('relu', (g, x) => mul(g, gt(x, 0)));
 export const floor = unaryOp('floor');
-export const isFinite = (x: Tensor): Tensor => unaryRaw('isfinite', x);
+/** 1 where the element is finite, else 0 (in the input's dtype). */
+export const finiteMask = (x: Tensor): Tensor => unaryRaw('isfinite', x);
 
 const geluExact = unaryOp(
   'gelu',
@@ -90,7 +97,12 @@ const affine = (x: Tensor, alpha: number, beta: number): Tensor => {
   return y;
 };
 
-const scalarOp = (op: UnaryOp, x: Tensor, alpha: number, grad?: (g: Tensor, x: Tensor, y: Tensor) => Tensor) => {
+const scalarOp = (
+  op: UnaryOp,
+  x: Tensor,
+  alpha: number,
+  grad?: (g: Tensor, x: Tensor, y: Tensor) => Tensor,
+) => {
   const y = unaryRaw(op, x, alpha);
   if (grad) record(op, [x], [y], [x, y], ([g], [sx, sy]) => [grad(g!, sx!, sy!)]);
   return y;
@@ -107,7 +119,11 @@ function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
 }
 
 const binaryOp =
-  (op: BinaryOp, grad?: (g: Tensor, a: Tensor, b: Tensor, y: Tensor) => [Tensor | null, Tensor | null], saveY = false) =>
+  (
+    op: BinaryOp,
+    grad?: (g: Tensor, a: Tensor, b: Tensor, y: Tensor) => [Tensor | null, Tensor | null],
+    saveY = false,
+  ) =>
   (a: Tensor, b: Tensor): Tensor => {
     const y = binaryRaw(op, a, b);
     if (grad)

@@ -17,7 +17,8 @@ const around = (shape: readonly number[], axis: number) => ({
 export function indexSelect(x: Tensor, axis: number, index: Tensor): Tensor {
   const backend = backendOf('indexSelect', x, index);
   assertDType('indexSelect', 'index', index, 'i32');
-  if (index.rank !== 1) throw new TensorError('indexSelect', `index must be 1-D, got ${fmtShape(index.shape)}`);
+  if (index.rank !== 1)
+    throw new TensorError('indexSelect', `index must be 1-D, got ${fmtShape(index.shape)}`);
   const a = normAxis('indexSelect', axis, x.rank);
   const { outer, size, inner } = around(x.shape, a);
   const count = index.shape[0]!;
@@ -56,7 +57,15 @@ export function scatterAdd(x: Tensor, axis: number, index: Tensor, src: Tensor):
   const sc = contiguous(src.detach());
   const ic = contiguous(index);
   const scattered = empty(backend, x.shape, x.dtype);
-  backend.scatterAdd(sc.storage.buffer, ic.storage.buffer, outer, count, inner, size, scattered.storage.buffer);
+  backend.scatterAdd(
+    sc.storage.buffer,
+    ic.storage.buffer,
+    outer,
+    count,
+    inner,
+    size,
+    scattered.storage.buffer,
+  );
   sc.dispose();
   const out = add(x.detach(), scattered);
   scattered.dispose();
@@ -74,7 +83,10 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   const a = normAxis('concat', axis, first.rank);
   for (const t of tensors)
     if (t.rank !== first.rank || t.shape.some((d, i) => i !== a && d !== first.shape[i]))
-      throw new TensorError('concat', `shapes ${tensors.map((x) => fmtShape(x.shape)).join(', ')} differ off axis ${a}`);
+      throw new TensorError(
+        'concat',
+        `shapes ${tensors.map((x) => fmtShape(x.shape)).join(', ')} differ off axis ${a}`,
+      );
   const shape = [...first.shape];
   shape[a] = tensors.reduce((n, t) => n + t.shape[a]!, 0);
   const out = empty(backend, shape, dtype);
@@ -86,7 +98,9 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
     if (t.size > 0) backend.copy(t.view(), { ...ov, shape: t.shape, offset: start * out.strides[a]! });
     start += t.shape[a]!;
   }
-  record('concat', tensors, [out], [], ([g]) => tensors.map((t, i) => narrow(g!, a, starts[i]!, t.shape[a]!)));
+  record('concat', tensors, [out], [], ([g]) =>
+    tensors.map((t, i) => narrow(g!, a, starts[i]!, t.shape[a]!)),
+  );
   return out;
 }
 
@@ -96,7 +110,8 @@ export function split(x: Tensor, sizes: number | readonly number[], axis = 0): T
   const d = x.shape[a]!;
   let parts: number[];
   if (typeof sizes === 'number') {
-    if (d % sizes !== 0) throw new TensorError('split', `axis ${a} of ${fmtShape(x.shape)} does not divide into ${sizes}`);
+    if (d % sizes !== 0)
+      throw new TensorError('split', `axis ${a} of ${fmtShape(x.shape)} does not divide into ${sizes}`);
     parts = new Array<number>(sizes).fill(d / sizes);
   } else parts = [...sizes];
   if (parts.reduce((s, p) => s + p, 0) !== d)
@@ -135,7 +150,8 @@ export function topk(x: Tensor, k: number, axis = -1): { values: Tensor; indices
   const backend = backendOf('topk', x);
   const a = normAxis('topk', axis, x.rank);
   const n = x.shape[a]!;
-  if (!Number.isInteger(k) || k < 1 || k > n) throw new TensorError('topk', `k=${k} out of range for axis of size ${n}`);
+  if (!Number.isInteger(k) || k < 1 || k > n)
+    throw new TensorError('topk', `k=${k} out of range for axis of size ${n}`);
   const order = [...x.shape.keys()].filter((i) => i !== a);
   order.push(a);
   const inverse = new Array<number>(order.length);
@@ -157,7 +173,15 @@ export function topk(x: Tensor, k: number, axis = -1): { values: Tensor; indices
     const flatIdx = reshape(add(si!, reshape(offsets, [...outShape.slice(0, -1), 1])), [rows * k]);
     const gc = contiguous(g!);
     const dflat = empty(backend, [rows * n], x.dtype);
-    backend.scatterAdd(gc.storage.buffer, flatIdx.storage.buffer, 1, rows * k, 1, rows * n, dflat.storage.buffer);
+    backend.scatterAdd(
+      gc.storage.buffer,
+      flatIdx.storage.buffer,
+      1,
+      rows * k,
+      1,
+      rows * n,
+      dflat.storage.buffer,
+    );
     return [permute(reshape(dflat, c.shape), inverse)];
   });
   const pv = permute(values, inverse);

@@ -78,4 +78,3 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   if (b2 !== b) b2.dispose();
   return y;
 }
-

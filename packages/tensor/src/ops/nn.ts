@@ -51,7 +51,8 @@ const softmaxLast = (x: Tensor, log: boolean): Tensor => {
 /** Softmax along `axis` (fused kernel per row). */
 export const softmax = (x: Tensor, axis = -1): Tensor => alongLastAxis(x, axis, (c) => softmaxLast(c, false));
 /** Log-softmax along `axis` (fused kernel per row). */
-export const logSoftmax = (x: Tensor, axis = -1): Tensor => alongLastAxis(x, axis, (c) => softmaxLast(c, true));
+export const logSoftmax = (x: Tensor, axis = -1): Tensor =>
+  alongLastAxis(x, axis, (c) => softmaxLast(c, true));
 
 export interface CrossEntropyOptions {
   /** Targets equal to this contribute no loss and no gradient. Default -100. */
@@ -82,7 +83,15 @@ export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntr
   const tc = contiguous(targets);
   const losses = empty(backend, [rows], 'f32');
   const lse = empty(backend, [rows], 'f32');
-  backend.crossEntropy(lc.storage.buffer, tc.storage.buffer, rows, n, ignoreIndex, losses.storage.buffer, lse.storage.buffer);
+  backend.crossEntropy(
+    lc.storage.buffer,
+    tc.storage.buffer,
+    rows,
+    n,
+    ignoreIndex,
+    losses.storage.buffer,
+    lse.storage.buffer,
+  );
   record('crossEntropy', [lc], [losses], [lc, tc, lse], ([g], [sl, st, slse]) => {
     const gc = contiguous(g!);
     const d = empty(backend, [rows, n], lc.dtype);
@@ -143,7 +152,18 @@ const normImpl = (
   const y = empty(backend, x.shape, x.dtype);
   const mean = kind === 'layer' ? empty(backend, [rows], 'f32') : null;
   const rstd = empty(backend, [rows], 'f32');
-  backend.norm(kind, xc.storage.buffer, wc?.storage.buffer ?? null, bc?.storage.buffer ?? null, rows, n, eps, y.storage.buffer, mean?.storage.buffer ?? null, rstd.storage.buffer);
+  backend.norm(
+    kind,
+    xc.storage.buffer,
+    wc?.storage.buffer ?? null,
+    bc?.storage.buffer ?? null,
+    rows,
+    n,
+    eps,
+    y.storage.buffer,
+    mean?.storage.buffer ?? null,
+    rstd.storage.buffer,
+  );
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   const saved = [xc, rstd, ...(mean ? [mean] : []), ...(wc ? [wc] : [])];
   record(op, inputs, [y], saved, ([g], s) => {
@@ -152,7 +172,17 @@ const normImpl = (
     const sw = wc ? s[mean ? 3 : 2]! : null;
     const gc = contiguous(g!);
     const dx = empty(backend, x.shape, x.dtype);
-    backend.normBackward(kind, sx.storage.buffer, sw?.storage.buffer ?? null, smean?.storage.buffer ?? null, srstd.storage.buffer, gc.storage.buffer, rows, n, dx.storage.buffer);
+    backend.normBackward(
+      kind,
+      sx.storage.buffer,
+      sw?.storage.buffer ?? null,
+      smean?.storage.buffer ?? null,
+      srstd.storage.buffer,
+      gc.storage.buffer,
+      rows,
+      n,
+      dx.storage.buffer,
+    );
     const grads: (Tensor | null)[] = [dx];
     if (weight) {
       const x2 = reshape(sx, [rows, n]);
@@ -172,8 +202,12 @@ export const rmsNorm = (x: Tensor, weight: Tensor | null = null, eps = 1e-6): Te
   normImpl('rms', x, weight, null, eps);
 
 /** LayerNorm over the last axis: `(x - mean) / sqrt(var + eps) * weight + bias`. Fused forward and backward. */
-export const layerNorm = (x: Tensor, weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5): Tensor =>
-  normImpl('layer', x, weight, bias, eps);
+export const layerNorm = (
+  x: Tensor,
+  weight: Tensor | null = null,
+  bias: Tensor | null = null,
+  eps = 1e-5,
+): Tensor => normImpl('layer', x, weight, bias, eps);
 
 export interface DropoutOptions {
   training?: boolean;
@@ -184,7 +218,10 @@ export interface DropoutOptions {
 export function dropout(x: Tensor, p: number, options: DropoutOptions = {}): Tensor {
   if (!(p >= 0 && p < 1)) throw new TensorError('dropout', `p must be in [0, 1), got ${p}`);
   if (options.training === false || p === 0) return x.share();
-  const u = rand(x.shape, { backend: x.backend, ...(options.generator ? { generator: options.generator } : {}) });
+  const u = rand(x.shape, {
+    backend: x.backend,
+    ...(options.generator ? { generator: options.generator } : {}),
+  });
   const keepMask = ge(u, p);
   const m = keepMask.dtype === x.dtype ? keepMask : cast(keepMask, x.dtype);
   const scaled = mul(m, 1 / (1 - p));
@@ -195,7 +232,8 @@ export function dropout(x: Tensor, p: number, options: DropoutOptions = {}): Ten
 
 /** Rows of `weight [V, D]` picked by i32 `ids [...]`: `[..., D]`. */
 export function embedding(weight: Tensor, ids: Tensor): Tensor {
-  if (weight.rank !== 2) throw new TensorError('embedding', `weight must be [V, D], got ${fmtShape(weight.shape)}`);
+  if (weight.rank !== 2)
+    throw new TensorError('embedding', `weight must be [V, D], got ${fmtShape(weight.shape)}`);
   const flat = reshape(ids, [ids.size]);
   const rows = indexSelect(weight, 0, flat);
   const out = reshape(rows, [...ids.shape, weight.shape[1]!]);

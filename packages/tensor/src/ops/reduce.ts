@@ -48,27 +48,31 @@ export function mean(x: Tensor, axes?: number | readonly number[], keepDims = fa
   return m;
 }
 
-const extremum = (op: 'max' | 'min') => (x: Tensor, axes?: number | readonly number[], keepDims = false) => {
-  const ax = normAxes(op, axes, x.rank);
-  if (ax.some((a) => x.shape[a] === 0)) throw new TensorError(op, 'cannot reduce an empty axis');
-  const y = reduceRaw(op, x, ax);
-  // The gradient is shared evenly among tied extrema (as in PyTorch's amax).
-  record(op, [x], [y], [x, y], ([g], [sx, sy]) => {
-    const kept = keptShape(x.shape, ax);
-    const mask = eq(sx!, reshape(sy!, kept));
-    const count = sum(mask, ax, true);
-    return [mul(expand(reshape(g!, kept), x.shape), div(mask, count))];
-  });
-  return finish(y, x.shape, ax, keepDims);
-};
+const extremum =
+  (op: 'max' | 'min') =>
+  (x: Tensor, axes?: number | readonly number[], keepDims = false) => {
+    const ax = normAxes(op, axes, x.rank);
+    if (ax.some((a) => x.shape[a] === 0)) throw new TensorError(op, 'cannot reduce an empty axis');
+    const y = reduceRaw(op, x, ax);
+    // The gradient is shared evenly among tied extrema (as in PyTorch's amax).
+    record(op, [x], [y], [x, y], ([g], [sx, sy]) => {
+      const kept = keptShape(x.shape, ax);
+      const mask = eq(sx!, reshape(sy!, kept));
+      const count = sum(mask, ax, true);
+      return [mul(expand(reshape(g!, kept), x.shape), div(mask, count))];
+    });
+    return finish(y, x.shape, ax, keepDims);
+  };
 export const max = extremum('max');
 export const min = extremum('min');
 
-const argReduce = (op: 'argmax' | 'argmin') => (x: Tensor, axis = -1, keepDims = false) => {
-  const a = normAxis(op, axis, x.rank);
-  if (x.shape[a] === 0) throw new TensorError(op, 'cannot reduce an empty axis');
-  return finish(reduceRaw(op, x, [a]), x.shape, [a], keepDims);
-};
+const argReduce =
+  (op: 'argmax' | 'argmin') =>
+  (x: Tensor, axis = -1, keepDims = false) => {
+    const a = normAxis(op, axis, x.rank);
+    if (x.shape[a] === 0) throw new TensorError(op, 'cannot reduce an empty axis');
+    return finish(reduceRaw(op, x, [a]), x.shape, [a], keepDims);
+  };
 /** Index (i32) of the largest value along `axis` (first occurrence). */
 export const argmax = argReduce('argmax');
 export const argmin = argReduce('argmin');

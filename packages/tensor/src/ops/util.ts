@@ -24,7 +24,10 @@ export const assertSameDType = (op: string, ...ts: Tensor[]): DType => {
   const d = ts[0]!.dtype;
   for (const t of ts)
     if (t.dtype !== d)
-      throw new TensorError(op, `dtype mismatch: ${ts.map((x) => `${x.dtype}${fmtShape(x.shape)}`).join(' vs ')}`);
+      throw new TensorError(
+        op,
+        `dtype mismatch: ${ts.map((x) => `${x.dtype}${fmtShape(x.shape)}`).join(' vs ')}`,
+      );
   return d;
 };
 

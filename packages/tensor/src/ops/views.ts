@@ -36,7 +36,10 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   }
   assertShape(target, 'reshape');
   if (numel(target) !== n)
-    throw new TensorError('reshape', `cannot reshape ${fmtShape(x.shape)} (${n} elements) into ${fmtShape(shape)}`);
+    throw new TensorError(
+      'reshape',
+      `cannot reshape ${fmtShape(x.shape)} (${n} elements) into ${fmtShape(shape)}`,
+    );
   target = target.map(Number);
   let y: Tensor;
   if (isContiguous(x.shape, x.strides)) y = viewOf(x, target, contiguousStrides(target), x.offset);
@@ -92,7 +95,8 @@ export function slice(x: Tensor, ranges: readonly Range[]): Tensor {
   ranges.forEach((r, i) => {
     const d = x.shape[i]!;
     const step = r?.[2] ?? 1;
-    if (step <= 0 || !Number.isInteger(step)) throw new TensorError('slice', `step must be a positive integer, got ${step}`);
+    if (step <= 0 || !Number.isInteger(step))
+      throw new TensorError('slice', `step must be a positive integer, got ${step}`);
     const clampIdx = (v: number) => Math.min(Math.max(v < 0 ? v + d : v, 0), d);
     const start = r ? clampIdx(r[0]) : 0;
     const end = r ? clampIdx(r[1]) : d;
@@ -124,7 +128,10 @@ export function slice(x: Tensor, ranges: readonly Range[]): Tensor {
 export function narrow(x: Tensor, axis: number, start: number, length: number): Tensor {
   const a = normAxis('narrow', axis, x.rank);
   if (start < 0 || length < 0 || start + length > x.shape[a]!)
-    throw new TensorError('narrow', `[${start}, ${start + length}) is outside axis ${a} of ${fmtShape(x.shape)}`);
+    throw new TensorError(
+      'narrow',
+      `[${start}, ${start + length}) is outside axis ${a} of ${fmtShape(x.shape)}`,
+    );
   const ranges: Range[] = x.shape.map(() => null);
   ranges[a] = [start, start + length];
   return slice(x, ranges);
@@ -132,7 +139,8 @@ export function narrow(x: Tensor, axis: number, start: number, length: number): 
 
 /** Broadcasts size-1 (or missing leading) dimensions to `shape` without copying. */
 export function expand(x: Tensor, shape: readonly number[]): Tensor {
-  if (shape.length < x.rank) throw new TensorError('expand', `cannot expand ${fmtShape(x.shape)} to ${fmtShape(shape)}`);
+  if (shape.length < x.rank)
+    throw new TensorError('expand', `cannot expand ${fmtShape(x.shape)} to ${fmtShape(shape)}`);
   const lead = shape.length - x.rank;
   const strides = shape.map((d, i) => {
     if (i < lead) return 0;
@@ -148,7 +156,10 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
 
 /** Removes size-1 dimensions (the given ones, or all). */
 export function squeeze(x: Tensor, axes?: number | readonly number[]): Tensor {
-  const ax = axes === undefined ? [...x.shape.keys()].filter((i) => x.shape[i] === 1) : normAxes('squeeze', axes, x.rank);
+  const ax =
+    axes === undefined
+      ? [...x.shape.keys()].filter((i) => x.shape[i] === 1)
+      : normAxes('squeeze', axes, x.rank);
   for (const a of ax)
     if (x.shape[a] !== 1) throw new TensorError('squeeze', `axis ${a} of ${fmtShape(x.shape)} is not 1`);
   const keepIdx = [...x.shape.keys()].filter((i) => !ax.includes(i));

@@ -47,10 +47,10 @@ export function philox4x32(counter: number, key: readonly [number, number], out:
 }
 
 /** Uniform in [0, 1) from 24 high bits: exact in f32 on every backend. */
-export const bitsToUniform = (bits: number): number => (bits >>> 8) * 5.960464477539063e-8;
+export const bitsToUniform = (bits: number): number => (bits >>> 8) * 2 ** -24;
 
 /** Uniform in (0, 1] for the logarithm of Box-Muller. */
-export const bitsToUniformOpen = (bits: number): number => ((bits >>> 8) + 1) * 5.960464477539063e-8;
+export const bitsToUniformOpen = (bits: number): number => ((bits >>> 8) + 1) * 2 ** -24;
 
 /** Splits a seed (any integer up to 2^53) into the two key words. */
 export const seedKey = (seed: number): [number, number] => [seed >>> 0, Math.floor(seed / 4294967296) >>> 0];

@@ -63,7 +63,13 @@ const makeValues = (spec: InputSpec, rng: ReturnType<typeof testRng>): number[] 
 
 const isDiff = (s: InputSpec) => (s.grad ?? (s.dtype ?? 'f32') !== 'i32') && (s.dtype ?? 'f32') !== 'u32';
 
-const closeness = (a: ArrayLike<number>, b: ArrayLike<number>, atol: number, rtol: number, what: string): number => {
+const closeness = (
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  atol: number,
+  rtol: number,
+  what: string,
+): number => {
   if (a.length !== b.length) throw new Error(`${what}: length ${a.length} vs ${b.length}`);
   let worst = 0;
   for (let i = 0; i < a.length; i++) {
@@ -71,7 +77,9 @@ const closeness = (a: ArrayLike<number>, b: ArrayLike<number>, atol: number, rto
     const y = b[i]!;
     const err = Math.abs(x - y);
     if (!(err <= atol + rtol * Math.abs(y)))
-      throw new Error(`${what}: element ${i}: got ${x}, reference ${y} (|diff| ${err} > ${atol} + ${rtol}*|ref|)`);
+      throw new Error(
+        `${what}: element ${i}: got ${x}, reference ${y} (|diff| ${err} > ${atol} + ${rtol}*|ref|)`,
+      );
     worst = Math.max(worst, err);
   }
   return worst;
@@ -108,7 +116,9 @@ async function run(
   });
   const result: RunResult = {
     out: Float64Array.from(await out.data()),
-    grads: await Promise.all(inputs.map(async (t) => (t.grad ? Float64Array.from(await t.grad.data()) : null))),
+    grads: await Promise.all(
+      inputs.map(async (t) => (t.grad ? Float64Array.from(await t.grad.data()) : null)),
+    ),
   };
   out.dispose();
   for (const t of inputs) t.dispose();
@@ -142,7 +152,9 @@ export async function checkOp(
     const { eps = 1e-6, atol = 1e-6, rtol = 1e-5, maxPoints = 48 } = options.fd ?? {};
     const loss = (vals: number[][]) =>
       noGrad(() => {
-        const inputs = specs.map((s, i) => tensor(vals[i]!, { shape: s.shape, dtype: s.dtype ?? 'f32', backend: ref }));
+        const inputs = specs.map((s, i) =>
+          tensor(vals[i]!, { shape: s.shape, dtype: s.dtype ?? 'f32', backend: ref }),
+        );
         const y = fn(inputs);
         const data = ref.readSync(y.view());
         let l = 0;
@@ -164,7 +176,13 @@ export async function checkOp(
         const numeric = (loss(plus) - loss(minus)) / (2 * eps);
         report.fdMaxErr = Math.max(
           report.fdMaxErr,
-          closeness([g[j]!], [numeric], atol, rtol, `${name}: reference grad of input ${i} vs finite difference at ${j}`),
+          closeness(
+            [g[j]!],
+            [numeric],
+            atol,
+            rtol,
+            `${name}: reference grad of input ${i} vs finite difference at ${j}`,
+          ),
         );
       }
     });
@@ -173,12 +191,24 @@ export async function checkOp(
   if (options.backend) {
     const { atol = 1e-4, rtol = 1e-4 } = options;
     const got = await run(options.backend, specs, values, weights, fn, true);
-    report.forwardMaxErr = closeness(got.out, expected.out, atol, rtol, `${name}: ${options.backend.name} forward`);
+    report.forwardMaxErr = closeness(
+      got.out,
+      expected.out,
+      atol,
+      rtol,
+      `${name}: ${options.backend.name} forward`,
+    );
     specs.forEach((s, i) => {
       if (!isDiff(s)) return;
       report.gradMaxErr = Math.max(
         report.gradMaxErr,
-        closeness(got.grads[i]!, expected.grads[i]!, atol, rtol, `${name}: ${options.backend!.name} grad of input ${i}`),
+        closeness(
+          got.grads[i]!,
+          expected.grads[i]!,
+          atol,
+          rtol,
+          `${name}: ${options.backend!.name} grad of input ${i}`,
+        ),
       );
     });
   }
