@@ -1,4 +1,4 @@
-import { concat, matmul, reshape, split, type Tensor, tidy, zeros } from '@dynconv/tensor';
+import { concat, empty, matmul, narrow, record, reshape, type Tensor, tidy, zeros } from '@dynconv/tensor';
 import { constantParameter, type InitOptions, normalParameter, uniformParameter } from './init.js';
 
 /** A dense layer `y = x Wᵀ + b`, PyTorch layout: `weight [out, in]`, `bias [out]`. */
@@ -60,20 +60,68 @@ export function fusedLinear(layers: readonly Linear[], x: Tensor): Tensor[] {
   if (layers.length === 1) return [linear(layers[0]!, x)];
   return tidy(() => {
     const widths = layers.map((l) => linearShape(l).outFeatures);
-    const weight = concat(
-      layers.map((l) => l.weight),
-      0,
-    );
+    const weight = concatOwned(layers.map((l) => l.weight));
     const anyBias = layers.some((l) => l.bias);
     const bias = anyBias
-      ? concat(
+      ? concatOwned(
           layers.map(
             (l, i) => l.bias ?? zeros([widths[i]!], { backend: l.weight.backend, dtype: l.weight.dtype }),
           ),
-          0,
         )
       : undefined;
     const y = linear(bias ? { weight, bias } : { weight }, x);
-    return split(y, widths, -1);
+    return splitLastAxis(y, widths);
   });
+}
+
+/**
+ * `concat(ts, 0)` whose backward hands each input a gradient in its own buffer.
+ * Why: `concat`'s backward returns views into the one fused gradient, and the
+ * fused WebGPU AdamW only takes whole buffers: parameter views fall back to the
+ * composed update (~14 dispatches and as many temporaries per parameter).
+ */
+function concatOwned(ts: readonly Tensor[]): Tensor {
+  const out = concat(
+    ts.map((t) => t.detach()),
+    0,
+  );
+  record('concatOwned', ts, [out], [], ([g]) => {
+    let start = 0;
+    return ts.map((t) => {
+      const piece = narrow(g!, 0, start, t.shape[0]!);
+      start += t.shape[0]!;
+      const own = empty(g!.backend, piece.shape, g!.dtype);
+      g!.backend.copy(piece.view(), own.view());
+      return own;
+    });
+  });
+  return out;
+}
+
+/**
+ * `split(y, widths, -1)` as ONE graph node. Why: each `split` piece is its own
+ * slice node whose backward zero-fills a full-size `dy` and copies its piece in,
+ * and the pieces' `dy`s are then summed (per piece a fill, a copy and an add over
+ * all of `y`). Here the backward is one `concat` of the piece gradients: a copy
+ * per piece and nothing else.
+ */
+function splitLastAxis(y: Tensor, widths: readonly number[]): Tensor[] {
+  const a = y.rank - 1;
+  const place = { backend: y.backend, dtype: y.dtype };
+  const shapes = widths.map((w) => [...y.shape.slice(0, -1), w]);
+  const base = y.detach();
+  let start = 0;
+  const pieces = widths.map((w) => {
+    const t = narrow(base, a, start, w);
+    start += w;
+    return t;
+  });
+  base.dispose();
+  record('splitLastAxis', [y], pieces, [], (gs) => [
+    concat(
+      shapes.map((shape, i) => gs[i] ?? zeros(shape, place)),
+      a,
+    ),
+  ]);
+  return pieces;
 }

@@ -19,6 +19,23 @@ const Z_GRAD_THREADS = 64;
 /** Channels per dz slice: enough workgroups to fill the GPU; the slices are summed in a second pass. */
 const Z_GRAD_SLICE = 256;
 
+/** Workgroups the backward token loop should launch at least (the H100 sweep's shape launches 1024 at L=512). */
+const MIN_BACKWARD_WORKGROUPS = 1024;
+
+/**
+ * Tokens per thread of the backward token loop: `convTuning.lowRankBackwardChunk`,
+ * halved (down to 64) while the launch has under MIN_BACKWARD_WORKGROUPS
+ * workgroups. Why: each thread walks its chunk serially, so a model-sized
+ * stream (B=8, T=1024, D=768: 12×16 = 192 workgroups at L=512) leaves most of
+ * the GPU idle; shorter chunks only grow the per-chunk partials.
+ */
+function backwardChunk(B: number, T: number, D: number, workgroup: number): number {
+  let L = convTuning.lowRankBackwardChunk;
+  const groups = (l: number) => Math.ceil(D / workgroup) * chunking(B, T, l).numChunks;
+  while (L > 64 && groups(L) < MIN_BACKWARD_WORKGROUPS) L /= 2;
+  return L;
+}
+
 /**
  * The fused WebGPU low-rank dynamic convolution. Forward: one token-loop
  * kernel forming K = z·U (+S) in registers (K is never written). Backward:
@@ -78,7 +95,7 @@ export function dynamicConvLowRankFused(
     const sd = p.docs ? s[s.length - 1]! : null;
     const g = raw(gy!);
     const rows = lowRankPartialRows(p);
-    const chunks = chunking(B, T, convTuning.lowRankBackwardChunk);
+    const chunks = chunking(B, T, backwardChunk(B, T, D, p.workgroup));
     const dx = output(backend, [B, T, D], x.dtype);
     const part = output(backend, [chunks.numChunks * rows * D], 'f32');
     const inputsOf = (mode: LowRankKernelParams['backward']) => {
@@ -102,20 +119,32 @@ export function dynamicConvLowRankFused(
     const modes = convTuning.lowRankSplitBackward ? (['dx', 'params'] as const) : (['fused'] as const);
     for (const mode of modes) dispatchTokenLoop(rt, inputsOf(mode), { T, D, W, rows }, chunks);
     const q: LowRankZGradParams = { dtype: p.dtype, W, R, docs: p.docs, threads: Z_GRAD_THREADS };
-    const slices = Math.ceil(D / Z_GRAD_SLICE);
+    // Narrower dz slices when the token-major grid alone is small (same occupancy reason as backwardChunk).
+    const tokenGroups = Math.ceil((B * T) / (2 * Z_GRAD_THREADS));
+    let slice = Z_GRAD_SLICE;
+    while (slice > 64 && tokenGroups * Math.ceil(D / slice) < MIN_BACKWARD_WORKGROUPS) slice /= 2;
+    const slices = Math.ceil(D / slice);
     const zPart = output(backend, [slices * B * T * R], 'f32');
-    const folded = foldGrid(Math.ceil((B * T) / (2 * Z_GRAD_THREADS)), rt.maxWorkgroupsPerDimension);
+    const folded = foldGrid(tokenGroups, rt.maxWorkgroupsPerDimension);
     rt.dispatch({
       pipelineKey: lowRankZGradKey(q),
       makeCode: () => lowRankZGradWgsl(q),
       bindings: [bind(g), bind(sx), bind(su), ...(sd ? [bind(sd)] : []), bind(zPart, true)],
-      uniforms: convUniforms.pack({ T, D, L: Z_GRAD_SLICE, WD: W * D, count: B * T, gridX: folded.gridX }),
+      uniforms: convUniforms.pack({ T, D, L: slice, WD: W * D, count: B * T, gridX: folded.gridX }),
       workgroups: [folded.grid[0], folded.grid[1], slices],
     });
     const dz = reshape(sumPartials(rt, backend, zPart, slices, B * T * R, z.dtype), [B, T, R]);
     const sums = sumPartials(rt, backend, part, chunks.numChunks, rows * D, u.dtype);
-    const du = reshape(sums.narrow(0, 0, R * W * D), [R, W * D]);
-    const dS = ss ? reshape(sums.narrow(0, R * W * D, W * D), [W, D]) : null;
+    // dU and dS in buffers of their own (not views into `sums`): the fused
+    // WebGPU AdamW takes whole buffers only, views fall back to ~14 dispatches.
+    const own = (start: number, shape: number[]) => {
+      if (start === 0 && shape[0]! * shape[1]! === sums.size) return reshape(sums, shape);
+      const t = output(backend, shape, u.dtype);
+      backend.copy(reshape(sums.narrow(0, start, shape[0]! * shape[1]!), shape).view(), t.view());
+      return t;
+    };
+    const du = own(0, [R, W * D]);
+    const dS = ss ? own(R * W * D, [W, D]) : null;
     return [dx, dz, du, ...(ss ? [dS] : [])];
   });
   for (const t of [xc, zc, uc, sc, dc]) t?.dispose();
