@@ -29,7 +29,11 @@ import {
 import { linearParams, shortConvFlops, shortConvParams } from '../../blocks/counts.js';
 import { initALog, initDtBias } from '../linear-common/decay-init.js';
 import { gatedRmsNorm, l2Normalize } from '../linear-common/norms.js';
-import { initQkvMixerCaches, qkvMixerCacheShapes } from '../linear-common/qkv-caches.js';
+import {
+  initQkvMixerCaches,
+  qkvMixerCacheShapes,
+  QKV_STREAMS as STREAMS,
+} from '../linear-common/qkv-caches.js';
 import { gatedDeltaFlopsPerToken } from '../linear-common/scan-flops.js';
 import { mixers } from '../registry.js';
 import type { MixerV1 } from '../types.js';
@@ -69,8 +73,6 @@ export type GatedDeltaNetMixerParams = {
   o_norm: RMSNorm;
   o_proj: Linear;
 };
-
-const STREAMS = ['q', 'k', 'v'] as const;
 
 /**
  * Gated DeltaNet as a mixer: q, k, v projections → short convs (static, or

@@ -16,7 +16,11 @@ import {
 import { div, neg, reshape, silu, softplus, type Tensor, tidy, unsqueeze, zeros } from '@dynconv/tensor';
 import { linearParams, shortConvFlops, shortConvParams } from '../../blocks/counts.js';
 import { gatedRmsNorm } from '../linear-common/norms.js';
-import { initQkvMixerCaches, qkvMixerCacheShapes } from '../linear-common/qkv-caches.js';
+import {
+  initQkvMixerCaches,
+  qkvMixerCacheShapes,
+  QKV_STREAMS as STREAMS,
+} from '../linear-common/qkv-caches.js';
 import { glaFlopsPerToken } from '../linear-common/scan-flops.js';
 import { mixers } from '../registry.js';
 import type { MixerV1 } from '../types.js';
@@ -44,8 +48,6 @@ export type GlaMixerParams = {
   g_norm_swish_gate: RMSNorm;
   o_proj: Linear;
 };
-
-const STREAMS = ['q', 'k', 'v'] as const;
 
 /**
  * Gated linear attention as a mixer: q, k, v projections (optional short
