@@ -11,11 +11,22 @@ import { createNodeWebGPUBackend } from '../src/node.js';
  *
  *   test('x * 2', async ({ backend }) => { ... })
  */
-export const test = base.extend('backend', { scope: 'worker' }, async ({}, { onCleanup }) => {
-  const backend = await createNodeWebGPUBackend();
-  onCleanup(() => backend.destroy());
-  return backend;
-});
+export const test = base
+  .extend('backend', { scope: 'worker' }, async ({}, { onCleanup }) => {
+    const backend = await createNodeWebGPUBackend();
+    onCleanup(() => backend.destroy());
+    return backend;
+  })
+  // Every test must leave the backend's live-buffer count where it found it.
+  .extend('assertNoLeaks', { auto: true }, async ({ backend }, { onCleanup }) => {
+    const before = backend.liveBuffers();
+    onCleanup(async () => {
+      await backend.sync();
+      const leaked = backend.liveBuffers() - before;
+      if (leaked !== 0) throw new Error(`${leaked} GPU buffer(s) leaked by this test`);
+    });
+    return true;
+  });
 
 // ------------------------------------------------------------ test helpers
 

@@ -129,17 +129,19 @@ describe('non-differentiable ops agree across backends', () => {
   test('argmax / comparisons / cast / arange / randint', async ({ backend }) => {
     const cpu = new T.CpuBackend();
     const run = async (b: T.Backend) => {
-      const x = T.tensor([3, 9, 9, 1, -2, 7], { shape: [2, 3], backend: b });
-      const am = T.argmax(x, 1);
-      const out = [
-        await am.toArray(),
-        await T.gt(x, 2).toArray(),
-        await T.cast(x, 'i32').toArray(),
-        await T.arange(2, 11, 3, { backend: b }).toArray(),
-      ];
-      am.dispose();
-      x.dispose();
-      return out;
+      // A scope owns every tensor made here; it is closed after the reads.
+      const scope = T.tensorScope();
+      try {
+        const x = T.tensor([3, 9, 9, 1, -2, 7], { shape: [2, 3], backend: b });
+        return [
+          await T.argmax(x, 1).toArray(),
+          await T.gt(x, 2).toArray(),
+          await T.cast(x, 'i32').toArray(),
+          await T.arange(2, 11, 3, { backend: b }).toArray(),
+        ];
+      } finally {
+        scope.close();
+      }
     };
     const want = await run(cpu);
     expect(want[0]).toEqual([1, 2]);
@@ -149,11 +151,16 @@ describe('non-differentiable ops agree across backends', () => {
   test('randn/rand/randint give the same numbers on every backend', async ({ backend }) => {
     const cpu = new T.CpuBackend();
     const draw = async (b: T.Backend) => {
-      const g = new T.Generator(42);
-      const n = await T.randn([1001], { backend: b, generator: g }).toArray();
-      const u = await T.rand([257], { backend: b, generator: g }).toArray();
-      const i = await T.randint(0, 50, [63], { backend: b, generator: g }).toArray();
-      return { n, u, i, offset: g.offset };
+      const scope = T.tensorScope();
+      try {
+        const g = new T.Generator(42);
+        const n = await T.randn([1001], { backend: b, generator: g }).toArray();
+        const u = await T.rand([257], { backend: b, generator: g }).toArray();
+        const i = await T.randint(0, 50, [63], { backend: b, generator: g }).toArray();
+        return { n, u, i, offset: g.offset };
+      } finally {
+        scope.close();
+      }
     };
     const a = await draw(cpu);
     const b = await draw(backend);
