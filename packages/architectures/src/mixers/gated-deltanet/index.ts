@@ -7,9 +7,7 @@ import {
   initRMSNorm,
   initShortConv,
   type Linear,
-  linear,
   type RMSNorm,
-  rmsNorm,
   type ShortConv,
   setCache,
 } from '@dynconv/layers';
@@ -28,7 +26,7 @@ import {
 } from '@dynconv/tensor';
 import { linearParams, shortConvFlops, shortConvParams } from '../../blocks/counts.js';
 import { initALog, initDtBias } from '../linear-common/decay-init.js';
-import { gatedRmsNorm, l2Normalize } from '../linear-common/norms.js';
+import { l2Normalize, normGateProject } from '../linear-common/norms.js';
 import {
   initQkvMixerCaches,
   qkvMixerCacheShapes,
@@ -119,7 +117,7 @@ export const gatedDeltaNetMixer: MixerV1<GatedDeltaNetMixerConfig, GatedDeltaNet
 
   apply: (p, x, mode) =>
     tidy(() => {
-      const { nHeads: H, headK: K, headV: V, valueDim, chunkSize } = p.dims;
+      const { nHeads: H, headK: K, headV: V, chunkSize } = p.dims;
       const [B, T] = x.shape as [number, number];
       const convs = [p.q_conv, p.k_conv, p.v_conv];
       const generators = convs.map((c) => (c ? convGenerator(c) : null));
@@ -159,14 +157,7 @@ export const gatedDeltaNetMixer: MixerV1<GatedDeltaNetMixerConfig, GatedDeltaNet
           setCache(mode, 'recurrent_state', r.finalState);
         }
       }
-      const normed = p.g_proj
-        ? gatedRmsNorm(reshape(o, [B, T, valueDim]), outs[5]!, p.o_norm.weight, {
-            groupSize: V,
-            eps: p.o_norm.eps,
-            order: 'norm-then-gate',
-          })
-        : reshape(rmsNorm(p.o_norm, o), [B, T, valueDim]);
-      return linear(p.o_proj, normed);
+      return normGateProject(o, p.g_proj ? outs[5]! : null, p.o_norm, p.o_proj, [B, T, H, V]);
     }),
 
   initCache: (p, batch, placement) => initQkvMixerCaches(p, batch, placement),

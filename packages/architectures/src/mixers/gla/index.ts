@@ -9,13 +9,12 @@ import {
   type Linear,
   linear,
   type RMSNorm,
-  rmsNorm,
   type ShortConv,
   setCache,
 } from '@dynconv/layers';
 import { div, neg, reshape, silu, softplus, type Tensor, tidy, unsqueeze, zeros } from '@dynconv/tensor';
 import { linearParams, shortConvFlops, shortConvParams } from '../../blocks/counts.js';
-import { gatedRmsNorm } from '../linear-common/norms.js';
+import { normGateProject } from '../linear-common/norms.js';
 import {
   initQkvMixerCaches,
   qkvMixerCacheShapes,
@@ -94,7 +93,7 @@ export const glaMixer: MixerV1<GlaMixerConfig, GlaMixerParams> = {
 
   apply: (p, x, mode) =>
     tidy(() => {
-      const { nHeads: H, headK: K, headV: V, valueDim, chunkSize } = p.dims;
+      const { nHeads: H, headK: K, headV: V, chunkSize } = p.dims;
       const [B, T] = x.shape as [number, number];
       const convs = [p.q_conv, p.k_conv, p.v_conv];
       const generators = convs.map((c) => (c ? convGenerator(c) : null));
@@ -132,14 +131,7 @@ export const glaMixer: MixerV1<GlaMixerConfig, GlaMixerParams> = {
           setCache(mode, 'recurrent_state', r.finalState);
         }
       }
-      const normed = p.g_proj
-        ? gatedRmsNorm(reshape(o, [B, T, valueDim]), outs[4]!, p.g_norm_swish_gate.weight, {
-            groupSize: V,
-            eps: p.g_norm_swish_gate.eps,
-            order: 'norm-then-gate',
-          })
-        : reshape(rmsNorm(p.g_norm_swish_gate, o), [B, T, valueDim]);
-      return linear(p.o_proj, normed);
+      return normGateProject(o, p.g_proj ? outs[4]! : null, p.g_norm_swish_gate, p.o_proj, [B, T, H, V]);
     }),
 
   initCache: (p, batch, placement) => initQkvMixerCaches(p, batch, placement),

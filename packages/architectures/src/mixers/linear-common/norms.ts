@@ -1,3 +1,4 @@
+import { type Linear, linear, type RMSNorm, rmsNorm as rmsNormLayer } from '@dynconv/layers';
 import { add, mul, reshape, rmsNorm, rsqrt, silu, square, sum, type Tensor, tidy } from '@dynconv/tensor';
 
 /**
@@ -36,3 +37,25 @@ export function gatedRmsNorm(
 /** `x / sqrt(Σ x² + eps)` over the last axis (fla's `l2norm`, eps 1e-6). */
 export const l2Normalize = (x: Tensor, eps = 1e-6): Tensor =>
   tidy(() => mul(x, rsqrt(add(sum(square(x), -1, true), eps))));
+
+/**
+ * The output tail of the q/k/v linear-attention mixers (GDN, GLA): per-head
+ * RMSNorm of `o [B, T, H, V]` — gated by SiLU(`gate`) when the mixer has a gate
+ * projection — then the output projection to `[B, T, d]`.
+ */
+export function normGateProject(
+  o: Tensor,
+  gate: Tensor | null,
+  norm: RMSNorm,
+  oProj: Linear,
+  [B, T, H, V]: readonly [number, number, number, number],
+): Tensor {
+  const normed = gate
+    ? gatedRmsNorm(reshape(o, [B, T, H * V]), gate, norm.weight, {
+        groupSize: V,
+        eps: norm.eps,
+        order: 'norm-then-gate',
+      })
+    : reshape(rmsNormLayer(norm, o), [B, T, H * V]);
+  return linear(oProj, normed);
+}
