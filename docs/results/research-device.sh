@@ -30,8 +30,19 @@ keep() { # keep <folder> <prefix>: the study's report and raw JSONL, flattened i
 started=$(date +%s)
 case $part in
   mqar)
-    dynconv study mqar --size "$size" --slots "${SLOTS:-8}" --out "$work/mqar"
-    keep "$work/mqar" mqar
+    # Resumable across device calls: the study's state lives in runs/device-work/mqar-<size>
+    # (carry it back in), the study stops after BUDGET seconds, and the state without
+    # checkpoints (finished runs are recorded in sweep.sqlite) is packed into $OUT.
+    state=runs/device-work/mqar-$size
+    mkdir -p "$state"
+    code=0
+    timeout -k 20 -s INT "${BUDGET:-100000}" node apps/cli/dist-bundle/dynconv.mjs study mqar --size "$size" \
+      --slots "${SLOTS:-8}" --out "$state" || code=$?
+    pkill -f dynconv.mjs || true
+    find "$state" -name checkpoints -type d -prune -exec rm -rf {} +
+    tar -czf "$out/mqar-state.tgz" -C runs/device-work "mqar-$size"
+    keep "$state" mqar
+    [ "$code" = 0 ] || echo "mqar stopped (exit $code); rerun with the state carried to resume"
     ;;
   scaling)
     dynconv study scaling --size "$size" --corpus runs/device/corpus --slots "${SLOTS:-4}" --out "$work/scaling"

@@ -57,8 +57,9 @@ const ALL_TASKS: MqarStudyConfig['tasks'] = ['mqar', 'mqar-compositional', 'mqar
 /**
  * Named sizes. `tiny` is the test-suite size (a minute on two CPU cores:
  * it proves the pipeline, not the science). `cpu` is a few hours on a
- * laptop. `h100` is the device run of docs/results (48 runs of 1,500 steps,
- * 1-layer models at T = 128, N = 16, about 5 minutes with 8 processes).
+ * laptop. `h100` is the device run of docs/results (96 runs of 1,000 steps:
+ * 1-layer models, d 64 and 128, (T, N) = (128, 16) and (256, 32), two
+ * learning rates; about 20 minutes with 12 processes, resumable across calls).
  */
 export const MQAR_SIZES: Readonly<Record<string, MqarStudyConfig>> = {
   tiny: {
@@ -110,7 +111,10 @@ export const MQAR_SIZES: Readonly<Record<string, MqarStudyConfig>> = {
     variants: ALL_VARIANTS,
     tasks: ALL_TASKS,
     dModels: [64, 128],
-    settings: [{ seqLen: 128, numKvPairs: 16 }],
+    settings: [
+      { seqLen: 128, numKvPairs: 16 },
+      { seqLen: 256, numKvPairs: 32 },
+    ],
     lrs: [1e-3, 3e-3],
     seeds: [0],
     layers: 1,
@@ -118,7 +122,7 @@ export const MQAR_SIZES: Readonly<Record<string, MqarStudyConfig>> = {
     rotaryFraction: 1,
     dsc: { rank: 16, width: 4, headSize: 16 },
     vocabSize: 1024,
-    steps: 1500,
+    steps: 1000,
     batchSize: 128,
     trainExamples: 100_000,
     evalExamples: 1024,
