@@ -28,6 +28,8 @@ export const convTuning = {
   lowRankBackwardChunk: 512,
   /** Low-rank backward as two token-loop kernels (dx; dU and dS) instead of one. */
   lowRankSplitBackward: false,
+  /** Low-rank taps summed over the rank as a tree (see LowRankKernelParams.tree). */
+  lowRankTreeSum: false,
 };
 
 /** How a `[B, T]` token range splits into chunks of L tokens (chunks never cross sequences). */

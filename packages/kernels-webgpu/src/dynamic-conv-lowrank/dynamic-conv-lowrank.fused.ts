@@ -1,21 +1,20 @@
 import { record, reshape, type Tensor } from '@dynconv/tensor';
-import { foldGrid, type KernelRuntime, output } from '../common/gpu.js';
-import { bind, chunking, convTuning, dispatchTokenLoop, raw, sumPartials } from '../conv-core/conv-launch.js';
-import { convUniforms } from '../conv-core/conv-loop.wgsl.js';
+import { type KernelRuntime, output } from '../common/gpu.js';
+import { chunking, convTuning, raw, sumPartials } from '../conv-core/conv-launch.js';
 import type { DynamicConvOptions } from '../dynamic-conv-headwise/dynamic-conv-headwise.ref.js';
+import {
+  type LowRankInputs,
+  launchLowRankForward,
+  launchLowRankTokenBackward,
+  launchLowRankZGrad,
+} from './dynamic-conv-lowrank.launch.js';
 import {
   type LowRankKernelParams,
   type LowRankZGradParams,
-  lowRankBackwardKey,
-  lowRankBackwardWgsl,
-  lowRankForwardKey,
-  lowRankForwardWgsl,
   lowRankPartialRows,
-  lowRankZGradKey,
-  lowRankZGradWgsl,
 } from './dynamic-conv-lowrank.wgsl.js';
 
-const Z_GRAD_THREADS = 64;
+export const Z_GRAD_THREADS = 64;
 /** Channels per dz slice: enough workgroups to fill the GPU; the slices are summed in a second pass. */
 const Z_GRAD_SLICE = 256;
 
@@ -29,11 +28,19 @@ const MIN_BACKWARD_WORKGROUPS = 1024;
  * stream (B=8, T=1024, D=768: 12×16 = 192 workgroups at L=512) leaves most of
  * the GPU idle; shorter chunks only grow the per-chunk partials.
  */
-function backwardChunk(B: number, T: number, D: number, workgroup: number): number {
+export function backwardChunk(B: number, T: number, D: number, workgroup: number): number {
   let L = convTuning.lowRankBackwardChunk;
   const groups = (l: number) => Math.ceil(D / workgroup) * chunking(B, T, l).numChunks;
   while (L > 64 && groups(L) < MIN_BACKWARD_WORKGROUPS) L /= 2;
   return L;
+}
+
+/** Channels per dz slice: narrower slices when the token-major grid alone is small (same occupancy reason as backwardChunk). */
+export function zGradSlice(B: number, T: number, D: number): number {
+  const tokenGroups = Math.ceil((B * T) / (2 * Z_GRAD_THREADS));
+  let slice = Z_GRAD_SLICE;
+  while (slice > 64 && tokenGroups * Math.ceil(D / slice) < MIN_BACKWARD_WORKGROUPS) slice /= 2;
+  return slice;
 }
 
 /**
@@ -62,77 +69,54 @@ export function dynamicConvLowRankFused(
     workgroup: convTuning.workgroup,
     static: options.static !== undefined,
     backward: 'fused',
+    tree: convTuning.lowRankTreeSum,
   };
   const xc = raw(x);
   const zc = raw(z);
   const uc = raw(u);
   const sc = options.static ? raw(options.static) : null;
   const dc = options.docStart ? raw(options.docStart) : null;
+  const dims = { B, T, D, W };
   const y = output(backend, [B, T, D], x.dtype);
-  dispatchTokenLoop(
+  launchLowRankForward(
     rt,
-    {
-      key: lowRankForwardKey(p),
-      workgroup: p.workgroup,
-      code: () => lowRankForwardWgsl(p),
-      bindings: [
-        bind(xc),
-        bind(zc),
-        bind(uc),
-        ...(sc ? [bind(sc)] : []),
-        ...(dc ? [bind(dc)] : []),
-        bind(y, true),
-      ],
-    },
-    { T, D, W },
+    p,
+    { x: xc, z: zc, u: uc, s: sc, docStart: dc },
+    y,
+    dims,
     chunking(B, T, convTuning.forwardChunk),
   );
   const inputs = [x, z, u, ...(options.static ? [options.static] : [])];
   const saved = [xc, zc, uc, ...(sc ? [sc] : []), ...(dc ? [dc] : [])];
   record('dynamicConvLowRank', inputs, [y], saved, ([gy], s) => {
-    const [sx, sz, su] = [s[0]!, s[1]!, s[2]!];
-    const ss = p.static ? s[3]! : null;
-    const sd = p.docs ? s[s.length - 1]! : null;
+    const kept: LowRankInputs = {
+      x: s[0]!,
+      z: s[1]!,
+      u: s[2]!,
+      s: p.static ? s[3]! : null,
+      docStart: p.docs ? s[s.length - 1]! : null,
+    };
     const g = raw(gy!);
     const rows = lowRankPartialRows(p);
     const chunks = chunking(B, T, backwardChunk(B, T, D, p.workgroup));
     const dx = output(backend, [B, T, D], x.dtype);
     const part = output(backend, [chunks.numChunks * rows * D], 'f32');
-    const inputsOf = (mode: LowRankKernelParams['backward']) => {
-      const k: LowRankKernelParams = { ...p, backward: mode };
-      return {
-        key: lowRankBackwardKey(k),
-        workgroup: k.workgroup,
-        code: () => lowRankBackwardWgsl(k),
-        bindings: [
-          bind(g),
-          bind(sx),
-          bind(sz),
-          bind(su),
-          ...(ss ? [bind(ss)] : []),
-          ...(sd ? [bind(sd)] : []),
-          ...(mode !== 'params' ? [bind(dx, true)] : []),
-          ...(mode !== 'dx' ? [bind(part, true)] : []),
-        ],
-      };
-    };
     const modes = convTuning.lowRankSplitBackward ? (['dx', 'params'] as const) : (['fused'] as const);
-    for (const mode of modes) dispatchTokenLoop(rt, inputsOf(mode), { T, D, W, rows }, chunks);
+    for (const mode of modes)
+      launchLowRankTokenBackward(
+        rt,
+        { ...p, backward: mode },
+        g,
+        kept,
+        { dx, part },
+        { ...dims, rows },
+        chunks,
+      );
     const q: LowRankZGradParams = { dtype: p.dtype, W, R, docs: p.docs, threads: Z_GRAD_THREADS };
-    // Narrower dz slices when the token-major grid alone is small (same occupancy reason as backwardChunk).
-    const tokenGroups = Math.ceil((B * T) / (2 * Z_GRAD_THREADS));
-    let slice = Z_GRAD_SLICE;
-    while (slice > 64 && tokenGroups * Math.ceil(D / slice) < MIN_BACKWARD_WORKGROUPS) slice /= 2;
+    const slice = zGradSlice(B, T, D);
     const slices = Math.ceil(D / slice);
     const zPart = output(backend, [slices * B * T * R], 'f32');
-    const folded = foldGrid(tokenGroups, rt.maxWorkgroupsPerDimension);
-    rt.dispatch({
-      pipelineKey: lowRankZGradKey(q),
-      makeCode: () => lowRankZGradWgsl(q),
-      bindings: [bind(g), bind(sx), bind(su), ...(sd ? [bind(sd)] : []), bind(zPart, true)],
-      uniforms: convUniforms.pack({ T, D, L: slice, WD: W * D, count: B * T, gridX: folded.gridX }),
-      workgroups: [folded.grid[0], folded.grid[1], slices],
-    });
+    launchLowRankZGrad(rt, q, g, kept, zPart, dims, slice);
     const dz = reshape(sumPartials(rt, backend, zPart, slices, B * T * R, z.dtype), [B, T, R]);
     const sums = sumPartials(rt, backend, part, chunks.numChunks, rows * D, u.dtype);
     // dU and dS in buffers of their own (not views into `sums`): the fused
@@ -144,8 +128,8 @@ export function dynamicConvLowRankFused(
       return t;
     };
     const du = own(0, [R, W * D]);
-    const dS = ss ? own(R * W * D, [W, D]) : null;
-    return [dx, dz, du, ...(ss ? [dS] : [])];
+    const dS = kept.s ? own(R * W * D, [W, D]) : null;
+    return [dx, dz, du, ...(kept.s ? [dS] : [])];
   });
   for (const t of [xc, zc, uc, sc, dc]) t?.dispose();
   return y;

@@ -110,18 +110,29 @@ describe('dynamicConvLowRank (WebGPU fused)', () => {
   });
 
   gpuTest(
-    'short backward chunks (many partials) and the split backward (dx kernel, then dU/dS kernel) match too',
+    'short backward chunks (many partials), the split backward (dx kernel, then dU/dS kernel) and tree-summed taps match too',
     async ({ backend }) => {
       const saved = { ...convTuning };
       try {
         convTuning.lowRankBackwardChunk = 16;
-        for (const split of [false, true]) {
+        for (const [split, tree] of [
+          [false, false],
+          [true, false],
+          [false, true],
+          [true, true],
+        ] as const) {
           convTuning.lowRankSplitBackward = split;
+          convTuning.lowRankTreeSum = tree;
           for (const c of [lowRankCases[1]!, lowRankCases[3]!])
-            await checkOp(`dynamicConvLowRank chunk=16 split=${split} ${c.name}`, c.specs, c.fn, {
-              backend,
-              fd: false,
-            });
+            await checkOp(
+              `dynamicConvLowRank chunk=16 split=${split} tree=${tree} ${c.name}`,
+              c.specs,
+              c.fn,
+              {
+                backend,
+                fd: false,
+              },
+            );
         }
       } finally {
         Object.assign(convTuning, saved);

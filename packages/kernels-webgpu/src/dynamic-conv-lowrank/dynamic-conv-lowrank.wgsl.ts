@@ -21,7 +21,20 @@ export interface LowRankKernelParams extends ConvLoopParams {
    * Forward kernels ignore it.
    */
   readonly backward: 'fused' | 'dx' | 'params';
+  /**
+   * Sum the R products of each tap as a balanced tree instead of a chain:
+   * log2(R) dependent adds instead of R dependent FMAs per tap (more
+   * instruction-level parallelism per thread; rounding differs in the last bits).
+   */
+  readonly tree: boolean;
 }
+
+/** Σ of `terms` as a balanced binary tree (pairs, then pairs of pairs, ...). */
+const treeSum = (terms: readonly string[]): string => {
+  if (terms.length === 1) return terms[0]!;
+  const half = Math.ceil(terms.length / 2);
+  return `(${treeSum(terms.slice(0, half))} + ${treeSum(terms.slice(half))})`;
+};
 
 /** Partial rows per chunk in the backward: dU (R*W rows, row r*W + w) then dS (W rows). */
 export const lowRankPartialRows = (p: LowRankKernelParams): number => p.R * p.W + (p.static ? p.W : 0);
@@ -48,7 +61,7 @@ const source = (p: LowRankKernelParams): TapSource => {
   const needK = p.backward !== 'params';
   const needParams = p.backward !== 'dx';
   return {
-    key: `R=${R}|static=${p.static ? 1 : 0}|z${vecZ ? 4 : 1}|bwd=${p.backward}`,
+    key: `R=${R}|static=${p.static ? 1 : 0}|z${vecZ ? 4 : 1}|bwd=${p.backward}|tree=${p.tree ? 1 : 0}`,
     tokenVars,
     loadToken,
     inputs: [
@@ -62,11 +75,17 @@ const source = (p: LowRankKernelParams): TapSource => {
   ${p.static ? each(W, (w) => `let s${w} = f32(sb[${w}u * u.D + c]);`, '\n  ') : ''}`
       : '',
     taps: `${zLoads}
-    ${needK ? each(W, (w) => `let k${w} = ${p.static ? `s${w} + ` : ''}${Array.from({ length: R }, (_, r) => `z${r} * u${r}_${w}`).join(' + ')};`) : ''}`,
+    ${needK ? each(W, (w) => `let k${w} = ${p.static ? `s${w} + ` : ''}${tapSum(R, w, p.tree)};`) : ''}`,
     backwardNeedsX: needParams,
     backwardDx: needK,
     ...(needParams ? paramGrads(p, rw) : {}),
   };
+};
+
+/** Σ_r z_r · u_{r,w}, chained or as a tree. */
+const tapSum = (R: number, w: number, tree: boolean): string => {
+  const terms = Array.from({ length: R }, (_, r) => `z${r} * u${r}_${w}`);
+  return tree ? treeSum(terms) : terms.join(' + ');
 };
 
 /** The dU (and dS) accumulation over a thread's tokens, written as per-chunk partials. */

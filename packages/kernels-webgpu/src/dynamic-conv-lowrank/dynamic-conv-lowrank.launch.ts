@@ -1,0 +1,131 @@
+import type { Tensor } from '@dynconv/tensor';
+import { foldGrid, type KernelRuntime } from '../common/gpu.js';
+import { bind, type Chunking, dispatchTokenLoop } from '../conv-core/conv-launch.js';
+import { convUniforms } from '../conv-core/conv-loop.wgsl.js';
+import {
+  type LowRankKernelParams,
+  type LowRankZGradParams,
+  lowRankBackwardKey,
+  lowRankBackwardWgsl,
+  lowRankForwardKey,
+  lowRankForwardWgsl,
+  lowRankZGradKey,
+  lowRankZGradWgsl,
+} from './dynamic-conv-lowrank.wgsl.js';
+
+/**
+ * The low-rank kernels' launches, one function per kernel, so that the fused
+ * op and the per-kernel benchmark (bench/lowrank-parts.ts) run the same code.
+ * Tensors are raw (contiguous, offset 0); shapes are validated by the op.
+ */
+
+/** The inputs every low-rank kernel reads: x `[B,T,D]`, z `[B,T,R]`, U `[R,W*D]`, S `[W,D]`, docStart `[B,T]`. */
+export interface LowRankInputs {
+  readonly x: Tensor;
+  readonly z: Tensor;
+  readonly u: Tensor;
+  readonly s: Tensor | null;
+  readonly docStart: Tensor | null;
+}
+
+export interface LowRankDims {
+  readonly B: number;
+  readonly T: number;
+  readonly D: number;
+  readonly W: number;
+}
+
+/** y = conv(x) with K = z·U (+S), one token-loop kernel. */
+export function launchLowRankForward(
+  rt: KernelRuntime,
+  p: LowRankKernelParams,
+  inputs: LowRankInputs,
+  y: Tensor,
+  dims: LowRankDims,
+  chunks: Chunking,
+): void {
+  const { x, z, u, s, docStart } = inputs;
+  dispatchTokenLoop(
+    rt,
+    {
+      key: lowRankForwardKey(p),
+      workgroup: p.workgroup,
+      code: () => lowRankForwardWgsl(p),
+      bindings: [
+        bind(x),
+        bind(z),
+        bind(u),
+        ...(s ? [bind(s)] : []),
+        ...(docStart ? [bind(docStart)] : []),
+        bind(y, true),
+      ],
+    },
+    dims,
+    chunks,
+  );
+}
+
+/**
+ * The backward token loop in mode `p.backward`: dx (modes 'fused', 'dx') and
+ * the dU/dS per-chunk partials `[numChunks, rows, D]` (modes 'fused', 'params').
+ */
+export function launchLowRankTokenBackward(
+  rt: KernelRuntime,
+  p: LowRankKernelParams,
+  gy: Tensor,
+  inputs: LowRankInputs,
+  out: { readonly dx: Tensor | null; readonly part: Tensor | null },
+  dims: LowRankDims & { readonly rows: number },
+  chunks: Chunking,
+): void {
+  const { x, z, u, s, docStart } = inputs;
+  const mode = p.backward;
+  dispatchTokenLoop(
+    rt,
+    {
+      key: lowRankBackwardKey(p),
+      workgroup: p.workgroup,
+      code: () => lowRankBackwardWgsl(p),
+      bindings: [
+        bind(gy),
+        bind(x),
+        bind(z),
+        bind(u),
+        ...(s ? [bind(s)] : []),
+        ...(docStart ? [bind(docStart)] : []),
+        ...(mode !== 'params' ? [bind(out.dx!, true)] : []),
+        ...(mode !== 'dx' ? [bind(out.part!, true)] : []),
+      ],
+    },
+    dims,
+    chunks,
+  );
+}
+
+/** dz partials over channel slices of `slice` channels: `zPart [ceil(D/slice), B*T, R]`. */
+export function launchLowRankZGrad(
+  rt: KernelRuntime,
+  q: LowRankZGradParams,
+  gy: Tensor,
+  inputs: LowRankInputs,
+  zPart: Tensor,
+  dims: LowRankDims,
+  slice: number,
+): void {
+  const { B, T, D, W } = dims;
+  const tokenGroups = Math.ceil((B * T) / (2 * q.threads));
+  const folded = foldGrid(tokenGroups, rt.maxWorkgroupsPerDimension);
+  rt.dispatch({
+    pipelineKey: lowRankZGradKey(q),
+    makeCode: () => lowRankZGradWgsl(q),
+    bindings: [
+      bind(gy),
+      bind(inputs.x),
+      bind(inputs.u),
+      ...(inputs.docStart ? [bind(inputs.docStart)] : []),
+      bind(zPart, true),
+    ],
+    uniforms: convUniforms.pack({ T, D, L: slice, WD: W * D, count: B * T, gridX: folded.gridX }),
+    workgroups: [folded.grid[0], folded.grid[1], Math.ceil(D / slice)],
+  });
+}
