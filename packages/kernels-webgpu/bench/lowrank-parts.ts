@@ -104,7 +104,7 @@ function report(kernel: string, shape: string, ms: number, flops: number, bytes:
   console.log(JSON.stringify(row));
 }
 
-const base = (tree: boolean, backward: LowRankKernelParams['backward']): LowRankKernelParams => ({
+const base = (tree: boolean, backward: LowRankKernelParams['backward'], stageZ = 0): LowRankKernelParams => ({
   dtype: 'f32',
   W,
   R,
@@ -114,6 +114,7 @@ const base = (tree: boolean, backward: LowRankKernelParams['backward']): LowRank
   static: true,
   backward,
   tree,
+  stageZ,
 });
 const rows4 = lowRankPartialRows(base(false, 'fused'));
 // FLOPs per (t, c): K = z·U (+S): 2RW + W; conv: 2W; dK: W; dU: 2RW; dz: 2RW.

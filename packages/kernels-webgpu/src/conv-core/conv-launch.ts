@@ -30,6 +30,8 @@ export const convTuning = {
   lowRankSplitBackward: false,
   /** Low-rank taps summed over the rank as a tree (see LowRankKernelParams.tree). */
   lowRankTreeSum: false,
+  /** Low-rank: z staged in workgroup memory this many tokens at a time (0: per-thread loads). */
+  lowRankStageZ: 0,
 };
 
 /** How a `[B, T]` token range splits into chunks of L tokens (chunks never cross sequences). */

@@ -44,6 +44,16 @@ export interface TapSource {
   readonly tokenVars?: readonly (readonly [string, string])[];
   /** Code loading the token vars of flat token `tok` into `${prefix}<name>`. */
   readonly loadToken?: (tok: string, prefix: string) => string;
+  /**
+   * Per-token values staged in workgroup memory, `block` tokens at a time,
+   * by all threads of the workgroup together (every thread of a workgroup
+   * walks the same tokens): `decl` declares the workgroup array; `fill` runs
+   * on every thread with `sb0` (first flat token of the block) and `nb`
+   * (tokens in it) and must fill the array using `lid`; `taps` reads it at
+   * `tok - sb0`. Why: one shared read serves the whole workgroup instead of
+   * each thread issuing its own (broadcast) global loads.
+   */
+  readonly staged?: { readonly decl: string; readonly block: number; readonly fill: string };
   /** Per-token code defining `k0..k{W-1}` (f32) for flat token `tok`; may use `ds` (i32 doc start). */
   readonly taps: string;
   /** Forward: code updating `acc` (the conv sum) before the residual. */
@@ -83,7 +93,7 @@ export const each = (n: number, line: (i: number) => string, sep = '\n    '): st
   range(n).map(line).join(sep);
 
 const header = (p: ConvLoopParams, s: TapSource): string =>
-  `${[...(p.dtype === 'f16' ? ['f16'] : []), ...(s.enables ?? [])].map((e) => `enable ${e};\n`).join('')}${convUniforms.wgsl}`;
+  `${[...(p.dtype === 'f16' ? ['f16'] : []), ...(s.enables ?? [])].map((e) => `enable ${e};\n`).join('')}${convUniforms.wgsl}${s.staged ? `\n${s.staged.decl}` : ''}`;
 
 const decls = (names: readonly (readonly [string, string, boolean])[]): string =>
   names
@@ -145,14 +155,28 @@ const prefetchTake = (p: ConvLoopParams, s: TapSource, f: Prefetch): string =>
     p.docs ? 'let ds = nds;' : '',
     ...(s.tokenVars ?? []).map(([n]) => `let ${n} = n_${n};`),
   ].join('\n    ');
+/** Refills the staged block every `block` tokens (uniform control flow: the whole workgroup walks the same t). */
+const stageBlock = (s: TapSource, tStop: string): string =>
+  s.staged
+    ? `if ((t - t0) % ${s.staged.block}u == 0u) {
+      workgroupBarrier();
+      sb0 = tok;
+      let nb = min(${s.staged.block}u, ${tStop} - t);
+      ${s.staged.fill}
+      workgroupBarrier();
+    }`
+    : '';
+
 /** The loop over [t0, tStop) with the one-ahead prefetch. */
 const tokenLoop = (p: ConvLoopParams, s: TapSource, f: Prefetch, tStop: string, body: string): string => `
   ${prefetchDecls(p, s, f)}
+  ${s.staged ? 'var sb0 = 0u;' : ''}
   if (t0 < ${tStop}) {
     ${prefetchLoads(p, s, f, 'row + t0')}
   }
   for (var t = t0; t < ${tStop}; t++) {
     let tok = row + t;
+    ${stageBlock(s, tStop)}
     ${prefetchTake(p, s, f)}
     if (t + 1u < ${tStop}) {
       ${prefetchLoads(p, s, f, 'tok + 1u')}

@@ -9,9 +9,9 @@ import { shortConv } from '../short-conv/short-conv.js';
 
 /** Pipelines of this package's kernels (the loss in `forwardBackward` uses the tensor package's own). */
 const ownPipelines = (backend: Tensor['backend']): string[] =>
-  [
-    ...(backend as unknown as { runtime: { pipelines: Map<string, unknown> } }).runtime.pipelines.keys(),
-  ].filter((k) => /^(shortConv|dynamicConvHeadwise|dynamicConvLowRank|causalAttention|kernels)\./.test(k));
+  (backend as unknown as { runtime: { pipelineKeys(): string[] } }).runtime
+    .pipelineKeys()
+    .filter((k) => /^(shortConv|dynamicConvHeadwise|dynamicConvLowRank|causalAttention|kernels)\./.test(k));
 
 /** One training-like step of every fused op at batch B, length T, width D (sizes are uniforms). */
 async function step(backend: Tensor['backend'], B: number, T: number, D: number): Promise<void> {

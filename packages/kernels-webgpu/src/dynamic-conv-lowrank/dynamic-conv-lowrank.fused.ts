@@ -70,6 +70,7 @@ export function dynamicConvLowRankFused(
     static: options.static !== undefined,
     backward: 'fused',
     tree: convTuning.lowRankTreeSum,
+    stageZ: convTuning.lowRankStageZ,
   };
   const xc = raw(x);
   const zc = raw(z);

@@ -27,6 +27,8 @@ export interface LowRankKernelParams extends ConvLoopParams {
    * instruction-level parallelism per thread; rounding differs in the last bits).
    */
   readonly tree: boolean;
+  /** Stage z in workgroup memory this many tokens at a time (0: each thread prefetches its own z loads). */
+  readonly stageZ: number;
 }
 
 /** Σ of `terms` as a balanced binary tree (pairs, then pairs of pairs, ...). */
@@ -52,18 +54,25 @@ const source = (p: LowRankKernelParams): TapSource => {
   const tokenVars = Array.from({ length: nz }, (_, i) => [`zv${i}`, zType] as const);
   const loadToken = (tok: string, prefix: string): string =>
     each(nz, (i) => `${prefix}zv${i} = zb[(${tok}) * ${nz}u + ${i}u];`, '\n    ');
-  const zLoads = each(
-    R,
-    (r) => `let z${r} = f32(${vecZ ? `zv${Math.floor(r / 4)}.${'xyzw'[r % 4]}` : `zv${r}`});`,
-  );
+  const SB = p.stageZ;
+  const zStageType = vecZ ? 'vec4<f32>' : 'f32';
+  const staged = SB
+    ? {
+        decl: `var<workgroup> zs: array<${zStageType}, ${SB * nz}>;`,
+        block: SB,
+        fill: `for (var e = lid; e < nb * ${nz}u; e += ${p.workgroup}u) { zs[e] = ${zStageType}(zb[sb0 * ${nz}u + e]); }`,
+      }
+    : undefined;
+  const zOf = (i: number): string => (SB ? `zs[(tok - sb0) * ${nz}u + ${i}u]` : `zv${i}`);
+  const zLoads = `${SB && vecZ ? each(nz, (i) => `let zq${i} = ${zOf(i)};`) : ''}
+    ${each(R, (r) => `let z${r} = f32(${vecZ ? `${SB ? 'zq' : 'zv'}${Math.floor(r / 4)}.${'xyzw'[r % 4]}` : zOf(r)});`)}`;
   const rw = (f: (r: number, w: number) => string, sep = '\n  '): string =>
     Array.from({ length: R * W }, (_, i) => f(Math.floor(i / W), i % W)).join(sep);
   const needK = p.backward !== 'params';
   const needParams = p.backward !== 'dx';
   return {
-    key: `R=${R}|static=${p.static ? 1 : 0}|z${vecZ ? 4 : 1}|bwd=${p.backward}|tree=${p.tree ? 1 : 0}`,
-    tokenVars,
-    loadToken,
+    key: `R=${R}|static=${p.static ? 1 : 0}|z${vecZ ? 4 : 1}|bwd=${p.backward}|tree=${p.tree ? 1 : 0}|stage=${SB}`,
+    ...(staged ? { staged } : { tokenVars, loadToken }),
     inputs: [
       ['zb', vecZ ? `vec4<${dtype}>` : dtype],
       ['ub', dtype],
