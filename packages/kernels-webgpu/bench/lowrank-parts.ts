@@ -120,13 +120,19 @@ const rows4 = lowRankPartialRows(base(false, 'fused'));
 // FLOPs per (t, c): K = z·U (+S): 2RW + W; conv: 2W; dK: W; dU: 2RW; dz: 2RW.
 const kFlops = (2 * R * W + W) * btd;
 
-for (const tree of [false, true]) {
+const shapes = [
+  [false, 0],
+  [true, 0],
+  [false, 32],
+  [true, 32],
+] as const;
+for (const [tree, stageZ] of shapes) {
+  const label = `tree=${tree} stageZ=${stageZ}`;
   for (const L of small ? [64] : [32, 128, 512]) {
     const y = output(backend, [B, T, D], 'f32');
-    const ms = await timeMs(() =>
-      launchLowRankForward(rt, base(tree, 'fused'), inputs, y, dims, chunking(B, T, L)),
-    );
-    report('forward', `tree=${tree} L=${L}`, ms, kFlops + 2 * W * btd, 2 * btd * 4);
+    const p = base(tree, 'fused', stageZ);
+    const ms = await timeMs(() => launchLowRankForward(rt, p, inputs, y, dims, chunking(B, T, L)));
+    report('forward', `${label} L=${L}`, ms, kFlops + 2 * W * btd, 2 * btd * 4);
     y.dispose();
   }
   for (const mode of ['fused', 'dx', 'params'] as const) {
@@ -134,7 +140,7 @@ for (const tree of [false, true]) {
       const chunks = chunking(B, T, L);
       const dx = output(backend, [B, T, D], 'f32');
       const part = output(backend, [chunks.numChunks * rows4 * D], 'f32');
-      const p = base(tree, mode);
+      const p = base(tree, mode, stageZ);
       const ms = await timeMs(() =>
         launchLowRankTokenBackward(rt, p, gy, inputs, { dx, part }, { ...dims, rows: rows4 }, chunks),
       );
@@ -142,7 +148,7 @@ for (const tree of [false, true]) {
         (mode !== 'params' ? kFlops + 2 * W * btd : 0) + (mode !== 'dx' ? (W + 2 * R * W) * btd : 0);
       const bytes =
         (mode === 'dx' ? 2 : 3) * btd * 4 + (mode !== 'dx' ? chunks.numChunks * rows4 * D * 4 : 0);
-      report(`backward ${mode}`, `tree=${tree} L=${L}`, ms, flops, bytes);
+      report(`backward ${mode}`, `${label} L=${L}`, ms, flops, bytes);
       dx.dispose();
       part.dispose();
     }
