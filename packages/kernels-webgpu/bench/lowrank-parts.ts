@@ -70,6 +70,15 @@ const gy = param([B, T, D]);
 const dims = { B, T, D, W };
 const btd = B * T * D;
 
+// Warm the clocks: an idle GPU runs slow for seconds, so keep it busy with real work first
+// (and time the first configuration again at the end: any drift shows as a different number).
+const warm = output(backend, [B, T, D], 'f32');
+if (!small) {
+  const t0 = performance.now();
+  while (performance.now() - t0 < 5000) await timeMs(() => backend.copy(inputs.x.view(), warm.view()));
+}
+warm.dispose();
+
 // Copy bandwidth of this device in this run (the ceiling the byte counts are compared with).
 const copyMs = await (async () => {
   const dst = output(backend, [B, T, D], 'f32');
@@ -78,11 +87,6 @@ const copyMs = await (async () => {
   return ms;
 })();
 const copyGBs = (2 * btd * 4) / (copyMs * 1e6);
-// Warm the clocks (an idle GPU runs slow for a while).
-if (!small) {
-  const t0 = performance.now();
-  while (performance.now() - t0 < 3000) await timeMs(() => {});
-}
 
 interface Row {
   kernel: string;
@@ -104,7 +108,12 @@ function report(kernel: string, shape: string, ms: number, flops: number, bytes:
   console.log(JSON.stringify(row));
 }
 
-const base = (tree: boolean, backward: LowRankKernelParams['backward'], stageZ = 0): LowRankKernelParams => ({
+const base = (
+  tree: boolean,
+  backward: LowRankKernelParams['backward'],
+  stageZ = 0,
+  prefetch = 1,
+): LowRankKernelParams => ({
   dtype: 'f32',
   W,
   R,
@@ -115,32 +124,36 @@ const base = (tree: boolean, backward: LowRankKernelParams['backward'], stageZ =
   backward,
   tree,
   stageZ,
+  prefetch,
 });
 const rows4 = lowRankPartialRows(base(false, 'fused'));
 // FLOPs per (t, c): K = z·U (+S): 2RW + W; conv: 2W; dK: W; dU: 2RW; dz: 2RW.
 const kFlops = (2 * R * W + W) * btd;
 
+// [tree, stageZ, prefetch]; the first shape is timed again at the end (clock drift check).
 const shapes = [
-  [false, 0],
-  [true, 0],
-  [false, 32],
-  [true, 32],
+  [false, 0, 1],
+  [false, 64, 1],
+  [false, 64, 2],
+  [false, 64, 4],
+  [false, 0, 4],
+  [false, 0, 1],
 ] as const;
-for (const [tree, stageZ] of shapes) {
-  const label = `tree=${tree} stageZ=${stageZ}`;
+for (const [tree, stageZ, prefetch] of shapes) {
+  const label = `tree=${tree} stageZ=${stageZ} pf=${prefetch}`;
   for (const L of small ? [64] : [32, 128, 512]) {
     const y = output(backend, [B, T, D], 'f32');
-    const p = base(tree, 'fused', stageZ);
+    const p = base(tree, 'fused', stageZ, prefetch);
     const ms = await timeMs(() => launchLowRankForward(rt, p, inputs, y, dims, chunking(B, T, L)));
     report('forward', `${label} L=${L}`, ms, kFlops + 2 * W * btd, 2 * btd * 4);
     y.dispose();
   }
   for (const mode of ['fused', 'dx', 'params'] as const) {
-    for (const L of small ? [64] : [128, 512, 1024]) {
+    for (const L of small ? [64] : [128, 512]) {
       const chunks = chunking(B, T, L);
       const dx = output(backend, [B, T, D], 'f32');
       const part = output(backend, [chunks.numChunks * rows4 * D], 'f32');
-      const p = base(tree, mode, stageZ);
+      const p = base(tree, mode, stageZ, prefetch);
       const ms = await timeMs(() =>
         launchLowRankTokenBackward(rt, p, gy, inputs, { dx, part }, { ...dims, rows: rows4 }, chunks),
       );
@@ -154,13 +167,20 @@ for (const [tree, stageZ] of shapes) {
     }
   }
 }
-for (const slice of small ? [64] : [128, 256, 512, zGradSlice(B, T, D)]) {
-  const zPart = output(backend, [Math.ceil(D / slice) * B * T * R], 'f32');
-  const q = { dtype: 'f32' as const, W, R, docs: false, threads: Z_GRAD_THREADS };
-  const ms = await timeMs(() => launchLowRankZGrad(rt, q, gy, inputs, zPart, dims, slice));
-  report('dz', `slice=${slice}`, ms, (W + 2 * R * W) * btd, 2 * btd * 4);
+for (const [tokens, slice] of small
+  ? [[2, 64]]
+  : [
+      [2, zGradSlice(B, T, D)],
+      [4, 256],
+      [4, 512],
+      [1, 256],
+    ]) {
+  const zPart = output(backend, [Math.ceil(D / slice!) * B * T * R], 'f32');
+  const q = { dtype: 'f32' as const, W, R, docs: false, threads: Z_GRAD_THREADS, tokens: tokens! };
+  const ms = await timeMs(() => launchLowRankZGrad(rt, q, gy, inputs, zPart, dims, slice!));
+  report('dz', `tokens=${tokens} slice=${slice}`, ms, (W + 2 * R * W) * btd, 2 * btd * 4);
   const sumMs = await timeMs(
-    () => void sumPartials(rt, backend, zPart, Math.ceil(D / slice), B * T * R, 'f32').dispose(),
+    () => void sumPartials(rt, backend, zPart, Math.ceil(D / slice!), B * T * R, 'f32').dispose(),
   );
   report('dz partial sum', `slice=${slice}`, sumMs, 0, zPart.size * 4);
   zPart.dispose();

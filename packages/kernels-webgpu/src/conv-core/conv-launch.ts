@@ -32,6 +32,10 @@ export const convTuning = {
   lowRankTreeSum: false,
   /** Low-rank: z staged in workgroup memory this many tokens at a time (0: per-thread loads). */
   lowRankStageZ: 0,
+  /** Low-rank token loops: loads issued this many tokens ahead. */
+  lowRankPrefetch: 1,
+  /** Low-rank dz kernel: tokens per thread. */
+  lowRankZGradTokens: 2,
 };
 
 /** How a `[B, T]` token range splits into chunks of L tokens (chunks never cross sequences). */

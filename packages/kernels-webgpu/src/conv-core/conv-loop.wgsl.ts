@@ -25,6 +25,12 @@ export interface ConvLoopParams {
   readonly residual: boolean;
   /** Threads per workgroup, along channels. */
   readonly workgroup: number;
+  /**
+   * How many tokens ahead a thread's per-token loads are issued (default 1).
+   * Deeper prefetch keeps more loads in flight per thread: with a few warps
+   * per scheduler, one token of work does not cover a DRAM round trip.
+   */
+  readonly prefetch?: number;
 }
 
 /** Storage inputs and outputs a variant adds, and the code it plugs in (names as in the skeleton). */
@@ -134,27 +140,43 @@ interface Prefetch {
   readonly x: boolean;
   readonly dy: boolean;
 }
+/** Prefetch slot i of register `name` (slot 0 is the next token to take). */
+const slot = (name: string, i: number): string => `${name}_${i}`;
+const prefetchVars = (p: ConvLoopParams, s: TapSource, f: Prefetch): (readonly [string, string])[] => [
+  ...(f.x ? [['nx', 'f32'] as const] : []),
+  ...(f.dy ? [['ng', 'f32'] as const] : []),
+  ...(p.docs ? [['nds', 'i32'] as const] : []),
+  ...(s.tokenVars ?? []).map(([n, t]) => [`n_${n}`, t] as const),
+];
+const depth = (p: ConvLoopParams): number => p.prefetch ?? 1;
 const prefetchDecls = (p: ConvLoopParams, s: TapSource, f: Prefetch): string =>
+  prefetchVars(p, s, f)
+    .flatMap(([n, t]) => Array.from({ length: depth(p) }, (_, i) => `var ${slot(n, i)}: ${t};`))
+    .join('\n  ');
+/** Loads flat token `tok` into prefetch slot `i`. */
+const prefetchLoads = (p: ConvLoopParams, s: TapSource, f: Prefetch, tok: string, i: number): string =>
   [
-    f.x ? 'var nx = 0.0;' : '',
-    f.dy ? 'var ng = 0.0;' : '',
-    p.docs ? 'var nds = 0;' : '',
-    ...(s.tokenVars ?? []).map(([n, t]) => `var n_${n}: ${t};`),
-  ].join('\n  ');
-const prefetchLoads = (p: ConvLoopParams, s: TapSource, f: Prefetch, tok: string): string =>
-  [
-    f.x ? `nx = f32(xb[(${tok}) * u.D + c]);` : '',
-    f.dy ? `ng = f32(gb[(${tok}) * u.D + c]);` : '',
-    p.docs ? `nds = db[${tok}];` : '',
-    s.loadToken ? s.loadToken(tok, 'n_') : '',
-  ].join('\n    ');
-const prefetchTake = (p: ConvLoopParams, s: TapSource, f: Prefetch): string =>
-  [
-    f.x ? 'let xt = nx;' : '',
-    f.dy ? 'let dyv = ng;' : '',
-    p.docs ? 'let ds = nds;' : '',
-    ...(s.tokenVars ?? []).map(([n]) => `let ${n} = n_${n};`),
-  ].join('\n    ');
+    f.x ? `${slot('nx', i)} = f32(xb[(${tok}) * u.D + c]);` : '',
+    f.dy ? `${slot('ng', i)} = f32(gb[(${tok}) * u.D + c]);` : '',
+    p.docs ? `${slot('nds', i)} = db[${tok}];` : '',
+    s.loadToken ? s.loadToken(tok, `@${i}@`) : '',
+  ]
+    .join('\n    ')
+    // loadToken writes `${prefix}<name>`: route it to the slot.
+    .replace(new RegExp(`@${i}@(\\w+)`, 'g'), (_, n: string) => slot(`n_${n}`, i));
+/** Takes slot 0 into the names the body reads, and shifts the ring down by one. */
+const prefetchTake = (p: ConvLoopParams, s: TapSource, f: Prefetch): string => {
+  const take = [
+    f.x ? `let xt = ${slot('nx', 0)};` : '',
+    f.dy ? `let dyv = ${slot('ng', 0)};` : '',
+    p.docs ? `let ds = ${slot('nds', 0)};` : '',
+    ...(s.tokenVars ?? []).map(([n]) => `let ${n} = ${slot(`n_${n}`, 0)};`),
+  ];
+  const shift = prefetchVars(p, s, f).flatMap(([n]) =>
+    Array.from({ length: depth(p) - 1 }, (_, i) => `${slot(n, i)} = ${slot(n, i + 1)};`),
+  );
+  return [...take, ...shift].join('\n    ');
+};
 /** Refills the staged block every `block` tokens (uniform control flow: the whole workgroup walks the same t). */
 const stageBlock = (s: TapSource, tStop: string): string =>
   s.staged
@@ -167,22 +189,23 @@ const stageBlock = (s: TapSource, tStop: string): string =>
     }`
     : '';
 
-/** The loop over [t0, tStop) with the one-ahead prefetch. */
-const tokenLoop = (p: ConvLoopParams, s: TapSource, f: Prefetch, tStop: string, body: string): string => `
+/** The loop over [t0, tStop) with loads issued `depth` tokens ahead. */
+const tokenLoop = (p: ConvLoopParams, s: TapSource, f: Prefetch, tStop: string, body: string): string => {
+  const P = depth(p);
+  return `
   ${prefetchDecls(p, s, f)}
   ${s.staged ? 'var sb0 = 0u;' : ''}
-  if (t0 < ${tStop}) {
-    ${prefetchLoads(p, s, f, 'row + t0')}
-  }
+  ${each(P, (i) => `if (t0 + ${i}u < ${tStop}) {\n    ${prefetchLoads(p, s, f, `row + t0 + ${i}u`, i)}\n  }`, '\n  ')}
   for (var t = t0; t < ${tStop}; t++) {
     let tok = row + t;
     ${stageBlock(s, tStop)}
     ${prefetchTake(p, s, f)}
-    if (t + 1u < ${tStop}) {
-      ${prefetchLoads(p, s, f, 'tok + 1u')}
+    if (t + ${P}u < ${tStop}) {
+      ${prefetchLoads(p, s, f, `tok + ${P}u`, P - 1)}
     }
     ${body}
   }`;
+};
 
 /** Loads x[t0-1..t0-W+1] so that the first shift leaves xw{w} = x[t0-w]. */
 const warmup = (p: ConvLoopParams): string =>
@@ -286,4 +309,4 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }
 
 export const convLoopKey = (p: ConvLoopParams): string =>
-  `${p.dtype}|W=${p.W}|docs=${p.docs ? 1 : 0}|res=${p.residual ? 1 : 0}|wg=${p.workgroup}`;
+  `${p.dtype}|W=${p.W}|docs=${p.docs ? 1 : 0}|res=${p.residual ? 1 : 0}|wg=${p.workgroup}|pf=${depth(p)}`;

@@ -37,7 +37,7 @@ export function backwardChunk(B: number, T: number, D: number, workgroup: number
 
 /** Channels per dz slice: narrower slices when the token-major grid alone is small (same occupancy reason as backwardChunk). */
 export function zGradSlice(B: number, T: number, D: number): number {
-  const tokenGroups = Math.ceil((B * T) / (2 * Z_GRAD_THREADS));
+  const tokenGroups = Math.ceil((B * T) / (convTuning.lowRankZGradTokens * Z_GRAD_THREADS));
   let slice = Z_GRAD_SLICE;
   while (slice > 64 && tokenGroups * Math.ceil(D / slice) < MIN_BACKWARD_WORKGROUPS) slice /= 2;
   return slice;
@@ -71,6 +71,7 @@ export function dynamicConvLowRankFused(
     backward: 'fused',
     tree: convTuning.lowRankTreeSum,
     stageZ: convTuning.lowRankStageZ,
+    prefetch: convTuning.lowRankPrefetch,
   };
   const xc = raw(x);
   const zc = raw(z);
@@ -113,7 +114,14 @@ export function dynamicConvLowRankFused(
         { ...dims, rows },
         chunks,
       );
-    const q: LowRankZGradParams = { dtype: p.dtype, W, R, docs: p.docs, threads: Z_GRAD_THREADS };
+    const q: LowRankZGradParams = {
+      dtype: p.dtype,
+      W,
+      R,
+      docs: p.docs,
+      threads: Z_GRAD_THREADS,
+      tokens: convTuning.lowRankZGradTokens,
+    };
     const slice = zGradSlice(B, T, D);
     const slices = Math.ceil(D / slice);
     const zPart = output(backend, [slices * B * T * R], 'f32');

@@ -113,7 +113,7 @@ export function launchLowRankZGrad(
   slice: number,
 ): void {
   const { B, T, D, W } = dims;
-  const tokenGroups = Math.ceil((B * T) / (2 * q.threads));
+  const tokenGroups = Math.ceil((B * T) / (q.tokens * q.threads));
   const folded = foldGrid(tokenGroups, rt.maxWorkgroupsPerDimension);
   rt.dispatch({
     pipelineKey: lowRankZGradKey(q),

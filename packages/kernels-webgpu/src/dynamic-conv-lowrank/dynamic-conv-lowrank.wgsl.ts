@@ -126,16 +126,29 @@ export interface LowRankZGradParams {
   readonly W: number;
   readonly R: number;
   readonly docs: boolean;
-  /** Threads per workgroup; each owns two tokens (`2 * threads` tokens per workgroup). */
+  /** Threads per workgroup. */
   readonly threads: number;
+  /**
+   * Tokens each thread owns (`tokens * threads` per workgroup). Every U value
+   * read from workgroup memory feeds this many tokens: more tokens, fewer
+   * shared-memory reads per FMA (and more accumulator registers).
+   */
+  readonly tokens: number;
 }
 
-/** Channels staged per step: keeps the U slice near 4 KiB, so all tiles stay within 16 KiB. */
+/** Channels staged per step: keeps the U slice near 4 KiB and the dy and x tiles near 12 KiB, so all stay within 16 KiB. */
 export const zGradChannels = (p: LowRankZGradParams): number =>
-  Math.max(1, Math.min(8, Math.floor(256 / (p.W * Math.ceil(p.R / 4)))));
+  Math.max(
+    1,
+    Math.min(
+      8,
+      Math.floor(256 / (p.W * Math.ceil(p.R / 4))),
+      Math.floor(2900 / (2 * p.tokens * p.threads + p.W)),
+    ),
+  );
 
 export const lowRankZGradKey = (p: LowRankZGradParams): string =>
-  `dynamicConvLowRank.dz|${p.dtype}|W=${p.W}|R=${p.R}|docs=${p.docs ? 1 : 0}|threads=${p.threads}`;
+  `dynamicConvLowRank.dz|${p.dtype}|W=${p.W}|R=${p.R}|docs=${p.docs ? 1 : 0}|threads=${p.threads}|tokens=${p.tokens}`;
 
 /**
  * Partial dz over one slice of channels: `part[slice, t, r] = Σ_w Σ_{c in slice}
@@ -147,21 +160,21 @@ export const lowRankZGradKey = (p: LowRankZGradParams): string =>
  * a time, rows padded by one float against bank conflicts.
  */
 export function lowRankZGradWgsl(p: LowRankZGradParams): string {
-  const { W, R, dtype, threads: N } = p;
-  const TT = 2 * N;
+  const { W, R, dtype, threads: N, tokens: K } = p;
+  const TT = K * N;
   const CC = zGradChannels(p);
   const Q = Math.ceil(R / 4);
   const stride = CC + 1;
   const rows = TT + W - 1;
   const comps = ['x', 'y', 'z', 'w'];
-  const token = (k: 0 | 1): string => `
+  const token = (k: number): string => `
   let tok${k} = tBase + lid + ${k * N}u;
   let live${k} = tok${k} < u.count;
   let t${k} = tok${k} % u.T;
   let start${k} = ${p.docs ? `select(0u, u32(max(db[min(tok${k}, u.count - 1u)], 0)), live${k})` : '0u'};
   ${each(W, (w) => `let m${k}_${w} = select(0.0, 1.0, live${k} && t${k} >= start${k} + ${w}u);`, '\n  ')}
   ${each(Q, (q) => `var acc${k}_${q} = vec4<f32>(0.0);`, '\n  ')}`;
-  const write = (k: 0 | 1): string =>
+  const write = (k: number): string =>
     `if (live${k}) {
     let o = (slice * u.count + tok${k}) * ${R}u;
     ${Array.from({ length: R }, (_, r) => `part[o + ${r}u] = acc${k}_${Math.floor(r / 4)}.${comps[r % 4]};`).join('\n    ')}
@@ -182,8 +195,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let slice = wid.z;
   let cStart = slice * u.L;
   let cEnd = min(cStart + u.L, u.D);
-  ${token(0)}
-  ${token(1)}
+  ${each(K, token, '\n  ')}
   for (var c0 = cStart; c0 < cEnd; c0 += ${CC}u) {
     for (var e = lid; e < ${TT * CC}u; e += ${N}u) {
       let i = e / ${CC}u; let j = e % ${CC}u;
@@ -208,22 +220,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     workgroupBarrier();
     for (var j = 0u; j < ${CC}u; j++) {
-      let g0 = gS[lid * ${stride}u + j];
-      let g1 = gS[(lid + ${N}u) * ${stride}u + j];
+      ${each(K, (k) => `let g${k} = gS[(lid + ${k * N}u) * ${stride}u + j];`, '\n      ')}
       ${each(
         W,
         (w) => `{
-        let d0 = g0 * xS[(lid + ${W - 1 - w}u) * ${stride}u + j] * m0_${w};
-        let d1 = g1 * xS[(lid + ${N + W - 1 - w}u) * ${stride}u + j] * m1_${w};
+        ${each(K, (k) => `let d${k} = g${k} * xS[(lid + ${k * N + W - 1 - w}u) * ${stride}u + j] * m${k}_${w};`, '\n        ')}
         let ub0 = (j * ${W}u + ${w}u) * ${Q}u;
-        ${each(Q, (q) => `{ let uv = uS[ub0 + ${q}u]; acc0_${q} += d0 * uv; acc1_${q} += d1 * uv; }`, '\n        ')}
+        ${each(Q, (q) => `{ let uv = uS[ub0 + ${q}u]; ${each(K, (k) => `acc${k}_${q} += d${k} * uv;`, ' ')} }`, '\n        ')}
       }`,
         '\n      ',
       )}
     }
     workgroupBarrier();
   }
-  ${write(0)}
-  ${write(1)}
+  ${each(K, write, '\n  ')}
 }`;
 }
