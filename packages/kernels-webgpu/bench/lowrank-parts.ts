@@ -1,10 +1,13 @@
 /**
  * Per-kernel GPU time of the low-rank dynamic convolution (not a test): the
  * forward token loop, the backward token loop in each mode (fused, dx,
- * params), the dz kernel and the two partial sums, each timed alone over a
- * range of launch shapes, so that the fwd+bwd total of bench/conv.ts can be
- * attributed. Beside each time: the FLOP rate of the kernel's own arithmetic
- * and its minimal bytes over the measured copy bandwidth.
+ * params), the dz kernel and the two partial sums, so that the fwd+bwd total
+ * of bench/conv.ts can be attributed, and candidate launch shapes of each
+ * kernel against the current default. GPU clocks drift during a run (an H100
+ * run halved its clock midway), so every candidate is timed interleaved with
+ * its kernel's default, round by round, and reported as a ratio to it.
+ * Beside each time: the FLOP rate of the kernel's own arithmetic and its
+ * minimal bytes over the measured copy bandwidth.
  *
  *   pnpm --filter @dynconv/kernels-webgpu bench:lowrank-parts [--small] [--iters N] [--json FILE]
  *
@@ -14,7 +17,7 @@ import { writeFileSync } from 'node:fs';
 import { randn, type Tensor, tidy } from '@dynconv/tensor';
 import { createNodeWebGPUBackend } from '@dynconv/tensor/node';
 import { output } from '../src/common/gpu.js';
-import { chunking, sumPartials } from '../src/conv-core/conv-launch.js';
+import { chunking, convTuning, sumPartials } from '../src/conv-core/conv-launch.js';
 import { Z_GRAD_THREADS, zGradSlice } from '../src/dynamic-conv-lowrank/dynamic-conv-lowrank.fused.js';
 import {
   type LowRankInputs,
@@ -92,108 +95,181 @@ interface Row {
   kernel: string;
   shape: string;
   ms: number;
+  /** Median over rounds of candidate time / default time (1 for the default itself). */
+  vsDefault: number;
   tflops: number;
   ofCopy: number;
 }
 const rows: Row[] = [];
-function report(kernel: string, shape: string, ms: number, flops: number, bytes: number) {
-  const row = {
-    kernel,
-    shape,
-    ms: +ms.toFixed(4),
-    tflops: +(flops / (ms * 1e9)).toFixed(2),
-    ofCopy: +(bytes / (ms * 1e6) / copyGBs).toFixed(3),
-  };
-  rows.push(row);
-  console.log(JSON.stringify(row));
+
+/** One launch shape of one kernel. */
+interface Candidate {
+  readonly shape: string;
+  readonly run: () => void;
+}
+const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
+/** Times each candidate interleaved with `candidates[0]` (the default), `rounds` times. */
+async function compare(kernel: string, candidates: Candidate[], flops: number, bytes: number): Promise<void> {
+  const rounds = small ? 1 : 5;
+  const baseTimes: number[] = [];
+  for (const [i, c] of candidates.entries()) {
+    const ratios: number[] = [];
+    const times: number[] = [];
+    for (let k = 0; k < rounds; k++) {
+      const b = await timeMs(candidates[0]!.run);
+      const t = i === 0 ? b : await timeMs(c.run);
+      baseTimes.push(b);
+      times.push(t);
+      ratios.push(t / b);
+    }
+    const ms = median(times);
+    const row = {
+      kernel,
+      shape: c.shape,
+      ms: +ms.toFixed(4),
+      vsDefault: +median(ratios).toFixed(3),
+      tflops: +(flops / (ms * 1e9)).toFixed(2),
+      ofCopy: +(bytes / (ms * 1e6) / copyGBs).toFixed(3),
+    };
+    rows.push(row);
+    console.log(JSON.stringify(row));
+  }
 }
 
-const base = (
-  tree: boolean,
-  backward: LowRankKernelParams['backward'],
-  stageZ = 0,
-  prefetch = 1,
-): LowRankKernelParams => ({
+interface Shape {
+  readonly L: number;
+  readonly stageZ?: number;
+  readonly prefetch?: number;
+  readonly tree?: boolean;
+  readonly workgroup?: number;
+}
+const params = (backward: LowRankKernelParams['backward'], s: Shape): LowRankKernelParams => ({
   dtype: 'f32',
   W,
   R,
   docs: false,
   residual: true,
-  workgroup: 64,
+  workgroup: s.workgroup ?? 64,
   static: true,
   backward,
-  tree,
-  stageZ,
-  prefetch,
+  tree: s.tree ?? false,
+  stageZ: s.stageZ ?? 0,
+  prefetch: s.prefetch ?? 1,
 });
-const rows4 = lowRankPartialRows(base(false, 'fused'));
+const describe = (s: Shape): string =>
+  `L=${s.L} stageZ=${s.stageZ ?? 0} pf=${s.prefetch ?? 1}${s.tree ? ' tree' : ''} wg=${s.workgroup ?? 64}`;
+const rowsOfPartials = lowRankPartialRows(params('fused', { L: 1 }));
 // FLOPs per (t, c): K = z·U (+S): 2RW + W; conv: 2W; dK: W; dU: 2RW; dz: 2RW.
 const kFlops = (2 * R * W + W) * btd;
 
-// [tree, stageZ, prefetch]; the first shape is timed again at the end (clock drift check).
-const shapes = [
-  [false, 0, 1],
-  [false, 64, 1],
-  [false, 64, 2],
-  [false, 64, 4],
-  [false, 0, 4],
-  [false, 0, 1],
-] as const;
-for (const [tree, stageZ, prefetch] of shapes) {
-  const label = `tree=${tree} stageZ=${stageZ} pf=${prefetch}`;
-  for (const L of small ? [64] : [32, 128, 512]) {
-    const y = output(backend, [B, T, D], 'f32');
-    const p = base(tree, 'fused', stageZ, prefetch);
-    const ms = await timeMs(() => launchLowRankForward(rt, p, inputs, y, dims, chunking(B, T, L)));
-    report('forward', `${label} L=${L}`, ms, kFlops + 2 * W * btd, 2 * btd * 4);
-    y.dispose();
-  }
-  for (const mode of ['fused', 'dx', 'params'] as const) {
-    for (const L of small ? [64] : [128, 512]) {
-      const chunks = chunking(B, T, L);
-      const dx = output(backend, [B, T, D], 'f32');
-      const part = output(backend, [chunks.numChunks * rows4 * D], 'f32');
-      const p = base(tree, mode, stageZ, prefetch);
-      const ms = await timeMs(() =>
-        launchLowRankTokenBackward(rt, p, gy, inputs, { dx, part }, { ...dims, rows: rows4 }, chunks),
-      );
-      const flops =
-        (mode !== 'params' ? kFlops + 2 * W * btd : 0) + (mode !== 'dx' ? (W + 2 * R * W) * btd : 0);
-      const bytes =
-        (mode === 'dx' ? 2 : 3) * btd * 4 + (mode !== 'dx' ? chunks.numChunks * rows4 * D * 4 : 0);
-      report(`backward ${mode}`, `${label} L=${L}`, ms, flops, bytes);
-      dx.dispose();
-      part.dispose();
-    }
-  }
-}
-for (const [tokens, slice] of small
-  ? [[2, 64]]
-  : [
-      [2, zGradSlice(B, T, D)],
-      [4, 256],
-      [4, 512],
-      [1, 256],
-    ]) {
-  const zPart = output(backend, [Math.ceil(D / slice!) * B * T * R], 'f32');
-  const q = { dtype: 'f32' as const, W, R, docs: false, threads: Z_GRAD_THREADS, tokens: tokens! };
-  const ms = await timeMs(() => launchLowRankZGrad(rt, q, gy, inputs, zPart, dims, slice!));
-  report('dz', `tokens=${tokens} slice=${slice}`, ms, (W + 2 * R * W) * btd, 2 * btd * 4);
-  const sumMs = await timeMs(
-    () => void sumPartials(rt, backend, zPart, Math.ceil(D / slice!), B * T * R, 'f32').dispose(),
-  );
-  report('dz partial sum', `slice=${slice}`, sumMs, 0, zPart.size * 4);
-  zPart.dispose();
-}
-{
-  const chunks = chunking(B, T, 512);
-  const part = param([chunks.numChunks * rows4 * D]);
-  const ms = await timeMs(
-    () => void sumPartials(rt, backend, part, chunks.numChunks, rows4 * D, 'f32').dispose(),
-  );
-  report('dU/dS partial sum', 'L=512', ms, 0, part.size * 4);
-  part.dispose();
-}
+const y = output(backend, [B, T, D], 'f32');
+const forwardShapes: Shape[] = [
+  { L: convTuning.forwardChunk, stageZ: convTuning.lowRankStageZ, prefetch: convTuning.lowRankPrefetch },
+  { L: 32, stageZ: 64 },
+  { L: 32, stageZ: 64, prefetch: 2 },
+  { L: 32, stageZ: 32 },
+  { L: 32, stageZ: 64, workgroup: 128 },
+  { L: 64, stageZ: 64 },
+];
+await compare(
+  'forward',
+  forwardShapes.map((s) => ({
+    shape: describe(s),
+    run: () => launchLowRankForward(rt, params('fused', s), inputs, y, dims, chunking(B, T, s.L)),
+  })),
+  kFlops + 2 * W * btd,
+  2 * btd * 4,
+);
+const dx = output(backend, [B, T, D], 'f32');
+const maxChunks = chunking(B, T, 32).numChunks;
+const part = output(backend, [maxChunks * rowsOfPartials * D], 'f32');
+const backwardShapes: [LowRankKernelParams['backward'], Shape][] = [
+  [
+    convTuning.lowRankSplitBackward ? 'dx' : 'fused',
+    {
+      L: convTuning.lowRankBackwardChunk,
+      stageZ: convTuning.lowRankStageZ,
+      prefetch: convTuning.lowRankPrefetch,
+    },
+  ],
+  ['fused', { L: 128, stageZ: 64 }],
+  ['fused', { L: 128, stageZ: 64, prefetch: 2 }],
+  ['fused', { L: 64, stageZ: 64 }],
+  ['fused', { L: 128, stageZ: 64, workgroup: 128 }],
+  ['fused', { L: 256, stageZ: 64 }],
+  ['dx', { L: 128, stageZ: 64 }],
+  ['params', { L: 128, stageZ: 64 }],
+  ['params', { L: 512, stageZ: 64 }],
+];
+await compare(
+  'backward token loop',
+  backwardShapes.map(([mode, s]) => ({
+    shape: `${mode} ${describe(s)}`,
+    run: () =>
+      launchLowRankTokenBackward(
+        rt,
+        params(mode, s),
+        gy,
+        inputs,
+        { dx, part },
+        { ...dims, rows: rowsOfPartials },
+        chunking(B, T, s.L),
+      ),
+  })),
+  kFlops + 2 * W * btd + (W + 2 * R * W) * btd,
+  3 * btd * 4,
+);
+const zShapes: [number, number][] = [
+  [convTuning.lowRankZGradTokens, zGradSlice(B, T, D)],
+  [1, 256],
+  [4, 256],
+  [2, 512],
+  [2, 128],
+];
+const zPart = output(backend, [Math.ceil(D / 128) * B * T * R], 'f32');
+await compare(
+  'dz',
+  zShapes.map(([tokens, slice]) => ({
+    shape: `tokens=${tokens} slice=${slice}`,
+    run: () =>
+      launchLowRankZGrad(
+        rt,
+        { dtype: 'f32', W, R, docs: false, threads: Z_GRAD_THREADS, tokens },
+        gy,
+        inputs,
+        zPart,
+        dims,
+        slice,
+      ),
+  })),
+  (W + 2 * R * W) * btd,
+  2 * btd * 4,
+);
+const slices = Math.ceil(D / zGradSlice(B, T, D));
+await compare(
+  'dz partial sum',
+  [
+    {
+      shape: `${slices} slices`,
+      run: () => void sumPartials(rt, backend, zPart, slices, B * T * R, 'f32').dispose(),
+    },
+  ],
+  0,
+  slices * B * T * R * 4,
+);
+const chunks = chunking(B, T, convTuning.lowRankBackwardChunk).numChunks;
+await compare(
+  'dU/dS partial sum',
+  [
+    {
+      shape: `${chunks} chunks`,
+      run: () => void sumPartials(rt, backend, part, chunks, rowsOfPartials * D, 'f32').dispose(),
+    },
+  ],
+  0,
+  chunks * rowsOfPartials * D * 4,
+);
+for (const t of [y, dx, part, zPart]) t.dispose();
 console.log(`device: ${deviceName}; B=${B} T=${T} D=${D} W=${W} R=${R} f32; copy ${copyGBs.toFixed(0)} GB/s`);
 console.table(rows);
 const json = flag('--json');
