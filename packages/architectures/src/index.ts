@@ -38,9 +38,14 @@ export { type GenerateOptions, generate } from './generate.js';
 export {
   type HybridConfig,
   type HybridLayer,
+  HybridMlp,
+  HybridMoeLayer,
+  HybridMoeMlp,
   hybrid,
   hybridConfigSchema,
   hybridStack,
+  MOE_LAYER,
+  moeLayerAttention,
   validateHybrid,
 } from './hybrid/index.js';
 export * from './linear-mixers.js';

@@ -148,11 +148,18 @@ describe('moe plugin', () => {
     expect(moeTransformer.flopsPerToken(c, 32)).toBe(transformer.flopsPerToken(t, 32) + 3 * 2 * perLayer);
   });
 
-  it('rejects bad configs with paths: top-k above the expert count, convs in the experts', () => {
+  it('rejects bad configs with paths: top-k above the expert count, convs in the experts, renormalised top-1', () => {
     expect(decodeError({ ...base, topK: 5 })).toMatch(
       /topK 5 exceeds the 4 experts \(numExperts\)\n\s+at \["topK"\]/,
     );
     expect(decodeError({ ...base, conv: 'dynamic-all-linear' })).toMatch(/at \["conv"\]/);
     expect(decodeError({ ...base, nHeads: 3 })).toMatch(/at \["nHeads"\]/);
+    // One renormalised weight is always 1: the router would learn from the aux losses only.
+    expect(decodeError({ ...base, topK: 1 })).toMatch(
+      /normalizeTopK with topK 1 .*\n\s+at \["normalizeTopK"\]/,
+    );
+    expect(() =>
+      decodeConfig(moeTransformer.configSchema, { ...base, topK: 1, normalizeTopK: false }),
+    ).not.toThrow();
   });
 });

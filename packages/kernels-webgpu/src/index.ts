@@ -20,4 +20,9 @@ export {
 } from './dynamic-conv-headwise/dynamic-conv-headwise.js';
 export { dynamicConvLowRank } from './dynamic-conv-lowrank/dynamic-conv-lowrank.js';
 export * from './linear-mixers.js';
+export { combineGroups, type GroupPlan, gatherTokens, planGroups } from './moe/group-plan.js';
+export { groupedMatmul, groupedMatmulSupported } from './moe/grouped-matmul.js';
+export { groupedMatmulRef } from './moe/grouped-matmul.ref.js';
+export { groupedSwiGLU } from './moe/moe.js';
+export { invertPermutation } from './moe/permutation.js';
 export { type ShortConvOptions, shortConv } from './short-conv/short-conv.js';

@@ -1,36 +1,21 @@
 import { moe } from '@dynconv/kernels-webgpu';
 import { initLinear, type Linear, normalParameter } from '@dynconv/layers';
 import { keep, mul, reshape, type Tensor, tidy, transpose } from '@dynconv/tensor';
-import { Effect, Schema } from 'effect';
-import { type ConfigIssue, PositiveInt, PositiveNumber } from '../config.js';
+import { Schema } from 'effect';
+import { type ConfigIssue, PositiveInt } from '../config.js';
 import type { MixerV1 } from '../mixers/types.js';
-
-const NonNegative = Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0));
+import { moeFields, validateMoeOptions } from './fields.js';
 
 /** The MoE feed-forward of one layer (not a token mixer: it replaces the MLP; see `StackLayer.feedForward`). */
 export const MoeFeedForwardConfig = Schema.Struct({
   mixer: Schema.Literal('moe'),
-  numExperts: PositiveInt,
-  /** Experts per token; at most numExperts. */
-  topK: PositiveInt,
+  ...moeFields,
   /** Hidden width of each SwiGLU expert. */
   expertHidden: PositiveInt,
-  /** Renormalise the chosen experts' weights to sum to 1 (Mixtral, Qwen-MoE). */
-  normalizeTopK: Schema.Boolean.pipe(Schema.withDecodingDefaultKey(Effect.succeed(true))),
-  /** Rows per expert ⌈capacityFactor·N·k/E⌉ in training forwards, overflow dropped; absent = dropless. */
-  capacityFactor: Schema.optionalKey(PositiveNumber),
-  /** Weight of the Switch load-balancing loss in `auxLoss()`. */
-  loadBalancingCoef: NonNegative.pipe(Schema.withDecodingDefaultKey(Effect.succeed(0.01))),
-  /** Weight of the router z-loss in `auxLoss()`. */
-  zLossCoef: NonNegative.pipe(Schema.withDecodingDefaultKey(Effect.succeed(0.001))),
 });
 export type MoeFeedForwardConfig = typeof MoeFeedForwardConfig.Type;
 
-export function validateMoeFeedForward(c: MoeFeedForwardConfig): ConfigIssue[] {
-  return c.topK > c.numExperts
-    ? [{ path: ['topK'], message: `topK ${c.topK} exceeds the ${c.numExperts} experts (numExperts)` }]
-    : [];
-}
+export const validateMoeFeedForward = (c: MoeFeedForwardConfig): ConfigIssue[] => validateMoeOptions(c);
 
 /** Routing outcome of one layer's last training/eval forward. */
 export interface MoeLayerStats {
@@ -152,13 +137,16 @@ export function makeMoeFeedForward(): {
     cacheShapes: () => ({}),
     parameterCount: (c, ctx) => c.numExperts * (ctx.dModel + 3 * ctx.dModel * c.expertHidden),
     /**
-     * Active FLOPs: the router (2·d·E) and k SwiGLU experts (6·d·F each). The
-     * composed dispatch also multiplies the padding rows of each expert's
-     * buffer (E·N rows when dropless, ≈ c·k·N with a capacity factor c); those
-     * are not useful work and not counted.
+     * Active FLOPs: the router (2·d·E) and k SwiGLU experts (6·d·F each).
+     * Dropless dispatch runs exactly these (the N·k routed rows, grouped by
+     * expert); a capacity factor c runs E·⌈c·N·k/E⌉ ≈ c·k·N padded rows,
+     * whose padding is not useful work and not counted.
      */
     forwardFlopsPerToken: (c, ctx) =>
       2 * ctx.dModel * c.numExperts + c.topK * 6 * ctx.dModel * c.expertHidden,
   };
   return { sublayer, recorders };
 }
+
+/** A sublayer for parameter and FLOP counts (its recorders are never used). */
+export const moeCounting = makeMoeFeedForward().sublayer;

@@ -1,9 +1,9 @@
-import { add, mul, type Tensor } from '@dynconv/tensor';
 import { buildStack, stackFlopsPerToken, stackParameterCount, stackStateShapes } from '../blocks/stack.js';
 import { registry } from '../registry.js';
-import type { ArchitectureV1, ModelV1 } from '../spec/v1.js';
+import type { ArchitectureV1 } from '../spec/v1.js';
 import { MoeConfig, moeStack } from './config.js';
-import { type MoeLayerStats, makeMoeFeedForward } from './feed-forward.js';
+import { makeMoeFeedForward, moeCounting } from './feed-forward.js';
+import { type MoeModel, withMoeAuxLoss } from './model.js';
 
 export { MoeConfig, MoeConvPlacement, moeEntry, moeStack, validateMoe } from './config.js';
 export {
@@ -12,17 +12,16 @@ export {
   type MoeLayerStats,
   MoeRecorder,
   makeMoeFeedForward,
+  moeCounting,
   validateMoeFeedForward,
 } from './feed-forward.js';
-
-/** A built MoE model: `auxLoss()` returns the weighted load-balancing + z-losses of the last forward. */
-export interface MoeModel extends ModelV1 {
-  /** Per layer: dropped assignments and tokens per expert of the last forward. */
-  routingStats(): Promise<(MoeLayerStats | null)[]>;
-}
-
-/** Counting needs no recorders: one shared sublayer. */
-const counting = makeMoeFeedForward().sublayer;
+export {
+  type MoeOptionsConfig,
+  moeFeedForwardEntry,
+  moeFields,
+  validateMoeOptions,
+} from './fields.js';
+export { type MoeModel, withMoeAuxLoss } from './model.js';
 
 /**
  * `moe`: a Llama-style transformer whose MLPs are mixtures of SwiGLU experts
@@ -38,34 +37,13 @@ export const moeTransformer: ArchitectureV1<MoeConfig> = {
 
   build(config, options): MoeModel {
     const { sublayer, recorders } = makeMoeFeedForward();
-    const model = buildStack(moeStack(config, sublayer), options);
-    return {
-      ...model,
-      auxLoss() {
-        let total: Tensor | null = null;
-        for (const r of recorders) {
-          const aux = r.takeAux();
-          if (!aux) continue;
-          // A fresh handle in the caller's scope, still on the graph; the recorder's goes.
-          const next: Tensor = total ? add(total, aux) : mul(aux, 1);
-          total?.dispose();
-          aux.dispose();
-          total = next;
-        }
-        return total;
-      },
-      routingStats: () => Promise.all(recorders.map((r) => r.stats())),
-      dispose() {
-        for (const r of recorders) r.clear();
-        model.dispose();
-      },
-    };
+    return withMoeAuxLoss(buildStack(moeStack(config, sublayer), options), recorders);
   },
 
-  parameterCount: (config) => stackParameterCount(moeStack(config, counting)),
-  flopsPerToken: (config, seqLen) => stackFlopsPerToken(moeStack(config, counting), seqLen),
+  parameterCount: (config) => stackParameterCount(moeStack(config, moeCounting)),
+  flopsPerToken: (config, seqLen) => stackFlopsPerToken(moeStack(config, moeCounting), seqLen),
   decodeStateShapes: (config, batch, maxLength) =>
-    stackStateShapes(moeStack(config, counting), batch, maxLength),
+    stackStateShapes(moeStack(config, moeCounting), batch, maxLength),
 };
 
 registry.register(moeTransformer);

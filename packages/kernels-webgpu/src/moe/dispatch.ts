@@ -22,7 +22,9 @@ import {
 } from '@dynconv/tensor';
 
 /**
- * Where each (token, slot) assignment goes in the expert buffer `[E, C, D]`.
+ * Where each (token, slot) assignment goes in the padded expert buffer
+ * `[E, C, D]` (the capacity-factor path of `moe`; dropless routing groups the
+ * assignments instead, see `planGroups`).
  * Built on the device from the router's indices with static shapes only
  * (no read-back), so a training step stays one synchronous graph.
  *
@@ -45,9 +47,9 @@ export interface DispatchPlan {
 }
 
 /**
- * Rows per expert: dropless (`capacityFactor` undefined) reserves N rows — an
- * expert can receive each token at most once — so nothing is ever dropped;
- * otherwise `⌈capacityFactor · N · k / E⌉`, clamped to 1..N.
+ * Rows per expert: `⌈capacityFactor · N · k / E⌉`, clamped to 1..N; without a
+ * capacity factor N — an expert can receive each token at most once — so
+ * nothing is ever dropped (the padded dropless fallback of `moe`).
  */
 export function expertCapacity(
   tokens: number,

@@ -1,4 +1,4 @@
-import { matmul, type Tensor, tensor } from '@dynconv/tensor';
+import { matmul, noGrad, type Tensor, tensor } from '@dynconv/tensor';
 import { checkOp } from '@dynconv/tensor/testing';
 import { describe, expect, it } from 'vitest';
 import { gpuTest } from '../../test/gpu-fixture.js';
@@ -11,8 +11,10 @@ import {
   maxRelDiff,
   type ValueSpec,
 } from '../../test/linear-scan-helpers.js';
+import { runtimeOf } from '../common/gpu.js';
 import { routerZLoss, switchLoadBalancingLoss } from './aux-losses.js';
 import { expertCapacity, planDispatch } from './dispatch.js';
+import { planGroups } from './group-plan.js';
 import { type ExpertWeights, moe } from './moe.js';
 import { moeDenseRef } from './moe.ref.js';
 import { moeRoute } from './router.js';
@@ -41,6 +43,38 @@ function hostExpert(x: ArrayLike<number>, vals: number[][], e: number, D: number
     return (g / (1 + Math.exp(-g))) * u;
   });
   return Array.from({ length: D }, (_, d) => h.reduce((s, hf, f) => s + hf * down[(e * F + f) * D + d]!, 0));
+}
+
+/**
+ * Draws x, router, gate, up, down where feature 0 of every token is ≥ 1 and
+ * the router's row 0 pushes `starved` far down (it receives no token) and
+ * `popular` far up (every token picks it).
+ */
+function skewedValues(
+  N: number,
+  D: number,
+  E: number,
+  F: number,
+  seed: number,
+  starved: number,
+  popular?: number,
+) {
+  const vals = drawValues(specs(N, D, E, F), seed);
+  for (let t = 0; t < N; t++) vals[0]![t * D] = 1 + Math.abs(vals[0]![t * D]!);
+  vals[1]![starved] = -20;
+  if (popular !== undefined) vals[1]![popular] = 20;
+  return vals;
+}
+
+/** The expert-sorted grouping by a host counting sort: rows[a], offsets (a = t·k + s). */
+function hostGroups(indices: ArrayLike<number>, E: number) {
+  const counts = new Array<number>(E).fill(0);
+  for (let a = 0; a < indices.length; a++) counts[indices[a]!]!++;
+  const offsets = [0];
+  for (let e = 0; e < E; e++) offsets.push(offsets[e]! + counts[e]!);
+  const next = offsets.slice(0, E);
+  const rows = Array.from(indices, (e) => next[e]!++);
+  return { counts, offsets, rows };
 }
 
 /** Which assignments survive a capacity of `cap` rows: slot-major, tokens in order (the documented priority). */
@@ -206,6 +240,142 @@ describe('moe', () => {
           },
           { backend, fd: false, atol: 1e-4, rtol: 1e-4 },
         );
+    },
+  );
+
+  it('dropless on odd sizes with a starved expert: token by token, counts, and every gradient equal the dense reference', async () => {
+    const [N, D, E, F, k] = [13, 5, 6, 7, 2];
+    const vals = skewedValues(N, D, E, F, 5, 4);
+    const { indices } = await expectTokenByToken(vals, N, D, E, F, { topK: k, normalizeTopK: true });
+    expect(Array.from(indices)).not.toContain(4);
+    const sp = specs(N, D, E, F);
+    const grouped = await forwardBackward(cpuF64, sp, vals, (t) => {
+      const r = moe(t[0]!, t[1]!, asExperts(t), { topK: k, normalizeTopK: true });
+      expect(r.expertRows).toBe(N * k);
+      return [r.y];
+    });
+    const dense = await forwardBackward(cpuF64, sp, vals, (t) => {
+      const routing = moeRoute(matmul(t[0]!, t[1]!), { topK: k, normalizeTopK: true });
+      return [moeDenseRef(t[0]!, routing.weights, routing.indices, asExperts(t))];
+    });
+    expect(maxRelDiff(grouped.outputs, dense.outputs)).toBeLessThan(1e-13);
+    expect(maxRelDiff(grouped.grads, dense.grads)).toBeLessThan(1e-13);
+    // The starved expert's weights get exactly zero gradient.
+    for (const w of [2, 3, 4]) {
+      const per = w === 4 ? F * D : D * F;
+      expect(grouped.grads[w]!.slice(4 * per, 5 * per).every((v) => v === 0)).toBe(true);
+    }
+  });
+
+  it('the padded path at N rows per expert (the fallback without a grouped kernel) equals grouped dropless', async () => {
+    const [N, D, E, F, k] = [10, 4, 5, 3, 2];
+    const sp = specs(N, D, E, F);
+    const vals = skewedValues(N, D, E, F, 9, 1);
+    const run = (capacityFactor?: number) =>
+      forwardBackward(cpuF64, sp, vals, (t) => {
+        const r = moe(t[0]!, t[1]!, asExperts(t), { topK: k, ...(capacityFactor ? { capacityFactor } : {}) });
+        expect(r.expertRows).toBe(capacityFactor ? E * N : N * k);
+        return [r.y];
+      });
+    // capacityFactor E/k gives ⌈(E/k)·N·k/E⌉ = N rows per expert: nothing can be dropped.
+    const [padded, grouped] = [await run(E / k), await run()];
+    expect(maxRelDiff(padded.outputs, grouped.outputs)).toBeLessThan(1e-14);
+    expect(maxRelDiff(padded.grads, grouped.grads)).toBeLessThan(1e-14);
+  });
+
+  it('groups assignments by expert like a host counting sort (CPU), and counts N·k expert rows', async () => {
+    const [N, D, E, F, k] = [11, 4, 5, 3, 3];
+    const vals = skewedValues(N, D, E, F, 6, 2);
+    const t = (i: number, shape: number[]) => tensor(vals[i]!, { shape, backend: cpuF64 });
+    const r = noGrad(() =>
+      moe(
+        t(0, [N, D]),
+        t(1, [D, E]),
+        { gate: t(2, [E, D, F]), up: t(3, [E, D, F]), down: t(4, [E, F, D]) },
+        { topK: k },
+      ),
+    );
+    const indices = (await r.routing.indices.data()) as Int32Array;
+    const want = hostGroups(indices, E);
+    const plan = planGroups(r.routing.indices, E);
+    expect(Array.from(await plan.rows.data())).toEqual(want.rows);
+    expect(Array.from(await plan.offsets.data())).toEqual(want.offsets);
+    expect(await plan.tokensPerExpert.toArray()).toEqual(want.counts);
+    expect(await r.tokensPerExpert.toArray()).toEqual(want.counts);
+    expect(want.counts[2]).toBe(0);
+    const order = Array.from(await plan.order.data());
+    expect(order.map((a) => want.rows[a])).toEqual(Array.from({ length: N * k }, (_, i) => i));
+    expect(Array.from(await plan.tokenOfRow.data())).toEqual(order.map((a) => Math.floor(a / k)));
+    expect(r.expertRows).toBe(N * k);
+    expect(await r.dropped.item()).toBe(0);
+  });
+
+  it('dropless passes checkOp (f32 CPU vs f64, finite differences through the grouped path)', async () => {
+    const [N, D, E, F] = [7, 3, 5, 4];
+    await checkOp(
+      'moe dropless',
+      specs(N, D, E, F).map((s) => ({ shape: s.shape })),
+      (t) => {
+        const r = moe(t[0]!, t[1]!, asExperts(t), { topK: 2, normalizeTopK: true });
+        return r.y.add(r.loadBalancingLoss.mul(0.1)).add(r.zLoss.mul(0.01));
+      },
+      { backend: cpuF32, atol: 1e-4, rtol: 1e-4 },
+    );
+  });
+
+  gpuTest(
+    'dropless on WebGPU: segments across tiles and a starved expert match the f64 CPU op; runs only the N·k routed rows',
+    async ({ backend }) => {
+      // Expert 0 takes every token (75 rows: two 64-row tiles), expert 3 none; F = 70 spans two column tiles.
+      const [N, D, E, F, k] = [75, 20, 5, 70, 2];
+      const vals = skewedValues(N, D, E, F, 7, 3, 0);
+      const sp = specs(N, D, E, F);
+      const rt = runtimeOf(backend)!;
+      const launches: { key: string; uniforms: Uint32Array }[] = [];
+      const dispatch = rt.dispatch.bind(rt);
+      rt.dispatch = (spec) => {
+        launches.push({
+          key: spec.pipelineKey,
+          uniforms: new Uint32Array((spec.uniforms as Uint32Array).slice()),
+        });
+        dispatch(spec);
+      };
+      let gpu: Awaited<ReturnType<typeof forwardBackward>>;
+      try {
+        gpu = await forwardBackward(backend, sp, vals, (t) => [
+          moe(t[0]!, t[1]!, asExperts(t), { topK: k }).y,
+        ]);
+      } finally {
+        rt.dispatch = dispatch;
+      }
+      const cpu = await forwardBackward(cpuF64, sp, vals, (t) => [
+        moe(t[0]!, t[1]!, asExperts(t), { topK: k }).y,
+      ]);
+      expect(maxRelDiff(gpu.outputs, cpu.outputs)).toBeLessThan(1e-4);
+      expect(maxRelDiff(gpu.grads, cpu.grads)).toBeLessThan(1e-4);
+      // Uniforms [R, L, N, ...]: the three forward expert matmuls run on R = N·k rows, R·D·F multiply-adds each.
+      const forward = launches.filter((l) => l.key.startsWith('moe.groupedMatmul|xw|'));
+      expect(forward.map((l) => l.uniforms[0])).toEqual([N * k, N * k, N * k]);
+      expect(forward.reduce((n, l) => n + l.uniforms[0]! * l.uniforms[1]! * l.uniforms[2]!, 0)).toBe(
+        N * k * 3 * D * F,
+      );
+      expect(launches.filter((l) => l.key.startsWith('moe.groupedMatmul|')).length).toBe(3 + 6);
+    },
+  );
+
+  gpuTest(
+    'dropless on WebGPU is deterministic: two runs are bitwise equal in outputs and gradients',
+    async ({ backend }) => {
+      const [N, D, E, F] = [33, 12, 6, 20];
+      const vals = skewedValues(N, D, E, F, 8, 5);
+      const run = () =>
+        forwardBackward(backend, specs(N, D, E, F), vals, (t) => {
+          const r = moe(t[0]!, t[1]!, asExperts(t), { topK: 2, normalizeTopK: true });
+          return [r.y, r.loadBalancingLoss, r.zLoss];
+        });
+      const [a, b] = [await run(), await run()];
+      expect(a.outputs).toEqual(b.outputs);
+      expect(a.grads).toEqual(b.grads);
     },
   );
 

@@ -1,6 +1,8 @@
-import { fmtShape, matmul, mul, silu, type Tensor, TensorError, tidy } from '@dynconv/tensor';
+import { fmtShape, matmul, mul, silu, type Tensor, TensorError, tidy, zeros } from '@dynconv/tensor';
 import { routerZLoss, switchLoadBalancingLoss } from './aux-losses.js';
 import { combineTokens, dispatchTokens, expertCapacity, planDispatch } from './dispatch.js';
+import { combineGroups, gatherTokens, planGroups } from './group-plan.js';
+import { groupedMatmul, groupedMatmulSupported } from './grouped-matmul.js';
 import { moeRoute, type RouterOptions, type Routing } from './router.js';
 
 /** Stacked SwiGLU experts: `down(silu(x·gate) ⊙ (x·up))`. */
@@ -33,8 +35,13 @@ export interface MoeResult {
   tokensPerExpert: Tensor;
   /** Scalar count of dropped (token, slot) assignments; 0 when dropless. */
   dropped: Tensor;
-  /** Rows reserved per expert. */
+  /** Most rows an expert may take: N when dropless, else the capacity cut. */
   capacity: number;
+  /**
+   * Rows the experts' SwiGLUs ran on, all experts together: N·k when
+   * dropless (grouped), E·capacity with a capacity factor (padded buffers).
+   */
+  expertRows: number;
 }
 
 /** Validates the arguments of `moe`; returns the sizes. */
@@ -77,7 +84,7 @@ export function checkMoeArgs(
   return { N, D, E, F };
 }
 
-/** SwiGLU of every expert on its own rows: `[E, C, D]` → `[E, C, D]` (batched matmuls). */
+/** SwiGLU of every expert on its own rows of a padded buffer: `[E, C, D]` → `[E, C, D]` (batched matmuls). */
 export function expertsSwiGLU(tokens: Tensor, experts: ExpertWeights): Tensor {
   return tidy(() =>
     matmul(mul(silu(matmul(tokens, experts.gate)), matmul(tokens, experts.up)), experts.down),
@@ -85,34 +92,74 @@ export function expertsSwiGLU(tokens: Tensor, experts: ExpertWeights): Tensor {
 }
 
 /**
- * A mixture-of-experts SwiGLU layer, differentiable on every backend: top-k
- * routing (`moeRoute`), dispatch of each (token, slot) to its expert's rows
- * (`planDispatch`/`dispatchTokens`, dropless or with a capacity factor),
- * every expert's SwiGLU as one batched matmul over `[E, C, ·]`, and the
- * weighted combine (`combineTokens`). Also returns the auxiliary losses.
+ * SwiGLU of each expert on its segment of the expert-sorted rows:
+ * `[R, D]` → `[R, D]`, three grouped matmuls (R·D·F multiply-adds each).
  *
- * Dropless reserves N rows per expert (cost E·N rows instead of k·N); with a
- * capacity factor c the cost is ≈ c·k·N rows.
+ * @param offsets i32 `[E + 1]` segment bounds (see `planGroups`)
+ */
+export function groupedSwiGLU(rows: Tensor, experts: ExpertWeights, offsets: Tensor): Tensor {
+  return tidy(() =>
+    groupedMatmul(
+      mul(silu(groupedMatmul(rows, experts.gate, offsets)), groupedMatmul(rows, experts.up, offsets)),
+      experts.down,
+      offsets,
+    ),
+  );
+}
+
+/**
+ * A mixture-of-experts SwiGLU layer, differentiable on every backend: top-k
+ * routing (`moeRoute`), then
+ *
+ * - dropless (no `capacityFactor`): the N·k assignments are sorted by expert
+ *   (`planGroups`, a counting sort on the device), the routed token rows
+ *   gathered into one `[N·k, D]` buffer, each expert's SwiGLU run on its
+ *   segment only (`groupedSwiGLU`), and the outputs combined per token with
+ *   the routing weights (`combineGroups`). Work: N·k expert rows.
+ * - with a capacity factor c: each expert gets a padded buffer of
+ *   C = ⌈c·N·k/E⌉ rows (`planDispatch`/`dispatchTokens`, overflow dropped,
+ *   first choices first), one batched matmul over `[E, C, ·]`, and the
+ *   weighted combine (`combineTokens`). Work: E·C ≈ c·N·k rows.
+ *
+ * Where no grouped kernel exists (f16 on a device without `shader-f16`),
+ * dropless falls back to the padded path with C = N (E·N rows).
+ * Also returns the auxiliary losses and the routing counts.
  *
  * @param x `[N, D]` tokens
  * @param router `[D, E]` router projection
  */
 export function moe(x: Tensor, router: Tensor, experts: ExpertWeights, options: MoeOptions): MoeResult {
   const { N, E } = checkMoeArgs('moe', x, router, experts, options);
-  const capacity = expertCapacity(N, options.topK, E, options.capacityFactor);
+  const k = options.topK;
+  const capacity = expertCapacity(N, k, E, options.capacityFactor);
+  const grouped = options.capacityFactor === undefined && groupedMatmulSupported(x.backend, x.dtype);
   return tidy(() => {
     const logits = matmul(x, router);
     const routing = moeRoute(logits, options);
-    const plan = planDispatch(routing.indices, E, capacity);
-    const y = combineTokens(expertsSwiGLU(dispatchTokens(x, plan), experts), routing.weights, plan);
-    return {
-      y,
+    const losses = {
       routing,
       loadBalancingLoss: switchLoadBalancingLoss(routing.probs, routing.indices),
       zLoss: routerZLoss(logits),
+      capacity,
+    };
+    if (grouped) {
+      const plan = planGroups(routing.indices, E);
+      const out = groupedSwiGLU(gatherTokens(x, plan), experts, plan.offsets);
+      return {
+        ...losses,
+        y: combineGroups(out, routing.weights, plan),
+        tokensPerExpert: plan.tokensPerExpert,
+        dropped: zeros([], { backend: x.backend }),
+        expertRows: N * k,
+      };
+    }
+    const plan = planDispatch(routing.indices, E, capacity);
+    return {
+      ...losses,
+      y: combineTokens(expertsSwiGLU(dispatchTokens(x, plan), experts), routing.weights, plan),
       tokensPerExpert: plan.tokensPerExpert,
       dropped: plan.dropped,
-      capacity,
+      expertRows: E * capacity,
     };
   });
 }
