@@ -20,3 +20,7 @@ ls -l "$dir/device-tests.mjs"
 "$root/node_modules/.bin/esbuild" "$root/packages/trainer/bench/e2e.bench.ts" --bundle --platform=node --format=esm \
   --external:webgpu --conditions=@dynconv/source --log-level=warning --outfile="$dir/e2e.mjs"
 ls -l "$dir/e2e.mjs"
+# Host time per dispatch of a training-like step (bench/host-recording.ts): (device) node DIR/host-recording.mjs
+"$root/node_modules/.bin/esbuild" "$here/host-recording.ts" --bundle --platform=node --format=esm \
+  --external:webgpu --conditions=@dynconv/source --log-level=warning --outfile="$dir/host-recording.mjs"
+ls -l "$dir/host-recording.mjs"

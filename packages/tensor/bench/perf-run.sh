@@ -6,7 +6,8 @@
 # Here:   packages/tensor/bench/bundle.sh packages/tensor/dist-bundle
 # Device: (run tool, carry .device and packages/tensor/dist-bundle, from the repository root)
 #         bash packages/tensor/bench/perf-run.sh
-# Logs and JSON go to $OUT. Env: RUN=tests,bench,e2e,torch,compile (subset), T_* time limits,
+# Logs and JSON go to $OUT. Env: RUN=tests,bench,e2e,torch,compile (subset; `host` adds the host
+# recording benchmark, bench/host-recording.ts, at the runtime's default batch of 512), T_* time limits,
 # E2E_* (see packages/trainer/bench/e2e.bench.ts), TORCH_COMPILE=1.
 set -u
 source .device/prelude.sh
@@ -35,6 +36,11 @@ if has bench; then
   echo "=== bench ($((SECONDS - start)) s)"
   BENCH_OUT=$OUT timeout "${T_TORCH_BASE:-40}" python3 bench/torch_baseline.py 2>&1 | tee "$OUT/torch-baseline.log"
   echo "=== torch baseline ($((SECONDS - start)) s)"
+fi
+if has host; then
+  HOST_MAX_BATCH=512 HOST_OUT=$OUT/host-recording.json timeout "${T_HOST:-90}" node dist-bundle/host-recording.mjs 2>&1 |
+    grep -v 'artificially' | tee "$OUT/host-recording.log"
+  echo "=== host recording ($((SECONDS - start)) s)"
 fi
 if has e2e; then
   BENCH_OUT=$OUT timeout "${T_E2E:-130}" node dist-bundle/e2e.mjs 2>&1 | grep -v 'artificially' | tee "$OUT/e2e.log"

@@ -4,6 +4,7 @@ import { GpuError, TensorError } from '../errors.js';
 import { gpuBufferOf, WebGPUBuffer } from './buffer.js';
 import { cumsumUniforms, cumsumWgsl } from './kernels/cumsum.wgsl.js';
 import { launchElementwise, type StridedOperand } from './kernels/elementwise.js';
+import type { LoadAs } from './kernels/elementwise.wgsl.js';
 import { binaryF32, binaryInt, unaryF32, unaryInt } from './kernels/elementwise-ops.js';
 import {
   arangeUniforms,
@@ -220,7 +221,7 @@ export class WebGPUBackend implements Backend {
       launchElementwise(this.runtime, {
         op: `${op}`,
         shape: x.shape,
-        inputs: [{ ...operand(x), loadAs: ct }],
+        inputs: [operandAs(x, ct)],
         out: dst,
         body: ([v]) => (intOp ? intOp(v!, ct as 'i32' | 'u32') : unaryF32[op](v!)),
         resultType: ct,
@@ -239,10 +240,7 @@ export class WebGPUBackend implements Backend {
       launchElementwise(this.runtime, {
         op,
         shape,
-        inputs: [
-          { ...operand(a), loadAs: t },
-          { ...operand(b), loadAs: t },
-        ],
+        inputs: [operandAs(a, t), operandAs(b, t)],
         out: dst,
         body: ([va, vb]) => (intOp ? intOp(va!, vb!, t as 'i32' | 'u32') : binaryF32[op](va!, vb!)),
         resultType: t,
@@ -257,11 +255,7 @@ export class WebGPUBackend implements Backend {
       launchElementwise(this.runtime, {
         op: 'where',
         shape: a.shape,
-        inputs: [
-          { ...operand(cond), loadAs: 'raw' },
-          { ...operand(a), loadAs: ct },
-          { ...operand(b), loadAs: ct },
-        ],
+        inputs: [operandAs(cond, 'raw'), operandAs(a, ct), operandAs(b, ct)],
         out: dst,
         body: ([c, va, vb]) => `select(${vb}, ${va}, ${c} != ${zero})`,
         resultType: ct,
@@ -288,7 +282,7 @@ export class WebGPUBackend implements Backend {
     launchElementwise(this.runtime, {
       op: 'copy',
       shape: src.shape,
-      inputs: [{ ...operand(src), loadAs: 'raw' }],
+      inputs: [operandAs(src, 'raw')],
       out: operand(dst),
       body: ([v]) => v!,
       resultType: src.dtype,
@@ -302,16 +296,18 @@ export class WebGPUBackend implements Backend {
     inputs: readonly View[],
     launch: (dst: StridedOperand) => void,
   ): void {
-    const contiguous = { strides: rowMajorStrides(shape), offset: 0 };
-    if (!inputs.some((v) => v.buffer === out)) {
-      launch({ buffer: gpuBufferOf(out), dtype: out.dtype, ...contiguous });
+    const strides = rowMajorStrides(shape);
+    let aliased = false;
+    for (let i = 0; i < inputs.length; i++) if (inputs[i]!.buffer === out) aliased = true;
+    if (!aliased) {
+      launch({ buffer: gpuBufferOf(out), dtype: out.dtype, strides, offset: 0 });
       return;
     }
     const tmp = this.alloc(numel(shape), out.dtype);
-    launch({ buffer: tmp.gpu, dtype: out.dtype, ...contiguous });
+    launch({ buffer: tmp.gpu, dtype: out.dtype, strides, offset: 0 });
     this.copy(
-      { buffer: tmp, dtype: out.dtype, shape, ...contiguous },
-      { buffer: out, dtype: out.dtype, shape, ...contiguous },
+      { buffer: tmp, dtype: out.dtype, shape, strides, offset: 0 },
+      { buffer: out, dtype: out.dtype, shape, strides, offset: 0 },
     );
     this.free(tmp);
   }
@@ -593,4 +589,10 @@ export class WebGPUBackend implements Backend {
 const operand = (v: View): StridedOperand => {
   if (v.shape.length !== v.strides.length) throw new GpuError('view shape and strides differ in rank');
   return { buffer: gpuBufferOf(v.buffer), dtype: v.dtype, strides: v.strides, offset: v.offset };
+};
+
+/** An elementwise input: {@link operand} plus the type it is loaded as, in one object. */
+const operandAs = (v: View, loadAs: LoadAs): StridedOperand & { readonly loadAs: LoadAs } => {
+  if (v.shape.length !== v.strides.length) throw new GpuError('view shape and strides differ in rank');
+  return { buffer: gpuBufferOf(v.buffer), dtype: v.dtype, strides: v.strides, offset: v.offset, loadAs };
 };

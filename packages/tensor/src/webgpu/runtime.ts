@@ -1,4 +1,5 @@
 import { GpuError } from '../errors.js';
+import { BindGroupCache } from './bind-group-cache.js';
 import { BufferPool } from './buffer-pool.js';
 
 /**
@@ -62,6 +63,8 @@ export interface GpuRuntimeOptions {
 export interface RuntimeStats {
   readonly pipelineCompiles: number;
   readonly dispatches: number;
+  /** Bind groups created (bind-group cache misses); flat after the first step of a repeated step. */
+  readonly bindGroupsCreated: number;
   readonly submits: number;
   readonly liveBuffers: number;
   readonly liveBytes: number;
@@ -78,8 +81,26 @@ const UNIFORM_CAPACITY = 1 << 20;
 interface PipelineEntry {
   readonly pipeline: GPUComputePipeline;
   readonly layout: GPUBindGroupLayout;
-  readonly layoutKey: string;
+  /** See {@link layoutCodeOf}. */
+  readonly layoutCode: number;
 }
+
+/**
+ * The storage-binding layout of a dispatch as a number: a leading 1, then one
+ * bit per binding (1 = written). Cheaper per dispatch than building a string.
+ */
+const layoutCodeOf = (bindings: readonly StorageBinding[]): number => {
+  let code = 1;
+  for (let i = 0; i < bindings.length; i++) code = code * 2 + (bindings[i]!.write ? 1 : 0);
+  return code;
+};
+
+/** `layoutCodeOf` spelled out, one letter per binding: r (read) or w (written). */
+const layoutKeyOf = (code: number): string => {
+  let key = '';
+  for (let c = code; c > 1; c = Math.floor(c / 2)) key = (c % 2 === 1 ? 'w' : 'r') + key;
+  return key;
+};
 
 const envPoisonDefault = (): boolean => {
   const proc = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process;
@@ -95,7 +116,10 @@ const envPoisonDefault = (): boolean => {
  * `queue.writeBuffer` would otherwise overtake recorded commands that use the
  * same pooled buffer) or when a batch is full. Each dispatch's uniforms go to
  * one host array per batch, uploaded with a single `writeBuffer` just before
- * the submit and bound at 256-byte aligned dynamic offsets.
+ * the submit and bound at 256-byte aligned dynamic offsets. Bind groups are
+ * cached by the buffers they bind (`BindGroupCache`); the pool hands a
+ * repeated step the same buffers (`BufferPool`), so after the first step of a
+ * training loop dispatches create no bind group.
  *
  * GPU errors (validation, out-of-memory, internal, device loss) do not throw
  * where they happen; they are collected and thrown as `GpuError` by the next
@@ -112,17 +136,17 @@ export class GpuRuntime {
 
   private readonly pool: BufferPool;
   private readonly stagingPool: BufferPool;
-  private readonly pipelines = new Map<string, PipelineEntry>();
-  private readonly layouts = new Map<string, { bind: GPUBindGroupLayout; pipeline: GPUPipelineLayout }>();
-  private readonly bindGroups = new Map<string, GPUBindGroup>();
-  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
-  private nextBufferId = 1;
+  /** Compiled pipelines by layout code, then pipeline key (no per-dispatch key concatenation). */
+  private readonly pipelines = new Map<number, Map<string, PipelineEntry>>();
+  private readonly layouts = new Map<number, { bind: GPUBindGroupLayout; pipeline: GPUPipelineLayout }>();
+  private readonly bindGroups: BindGroupCache;
 
   private readonly uniformAlign: number;
   private readonly uniformBuffer: GPUBuffer;
   private readonly uniformHost = new Uint8Array(UNIFORM_CAPACITY);
   private readonly uniformWords = new Uint32Array(this.uniformHost.buffer);
-  private readonly dynamicOffset = new Uint32Array(1);
+  /** setBindGroup's dynamic offsets: Dawn's Node binding takes a plain array faster than a typed one. */
+  private readonly dynamicOffset: number[] = [0];
   /** Pipeline last set on the open pass (a pass keeps it between dispatches). */
   private lastPipeline: GPUComputePipeline | null = null;
   private uniformUsed = 0;
@@ -160,6 +184,7 @@ export class GpuRuntime {
       usage: UNIFORM_USAGE,
       label: 'dynconv-uniforms',
     });
+    this.bindGroups = new BindGroupCache(device, this.uniformBuffer);
     device.addEventListener('uncapturederror', (event) => {
       const error = (event as GPUUncapturedErrorEvent).error;
       this.errors.push(`${errorKind(error)}: ${error.message}`);
@@ -271,12 +296,13 @@ export class GpuRuntime {
    * cached; compile errors surface at the next `sync()`/`read()`.
    */
   dispatch(spec: DispatchSpec): void {
-    const [x, y, z] = this.grid(spec.workgroups);
+    const w = spec.workgroups;
+    // The common 1D grid within the limit skips `grid` (and its array).
+    const [x, y, z] = typeof w === 'number' && w <= this.maxWorkgroupsPerDimension ? [w, 1, 1] : this.grid(w);
     if (x === 0 || y === 0 || z === 0) return;
-    let layoutKey = '';
-    for (const b of spec.bindings) layoutKey += b.write ? 'w' : 'r';
     checkAliasing(spec);
-    const entry = this.pipeline(spec.pipelineKey, layoutKey, spec.makeCode);
+    const layoutCode = layoutCodeOf(spec.bindings);
+    const entry = this.pipeline(spec.pipelineKey, layoutCode, spec.makeCode);
 
     const slot = Math.ceil(Math.max(spec.uniforms.byteLength, 16) / this.uniformAlign) * this.uniformAlign;
     if (slot > 65536)
@@ -290,15 +316,17 @@ export class GpuRuntime {
     else this.uniformHost.set(new Uint8Array(u.buffer, u.byteOffset, u.byteLength), offset);
     this.uniformUsed += slot;
 
-    const bindGroup = this.bindGroup(entry, slot, spec.bindings);
+    const bindGroup = this.bindGroups.get(entry.layout, layoutCode, slot, spec.bindings);
     const pass = this.openPass();
     if (this.lastPipeline !== entry.pipeline) {
       pass.setPipeline(entry.pipeline);
       this.lastPipeline = entry.pipeline;
     }
     this.dynamicOffset[0] = offset;
-    pass.setBindGroup(0, bindGroup, this.dynamicOffset, 0, 1);
-    pass.dispatchWorkgroups(x, y, z);
+    pass.setBindGroup(0, bindGroup, this.dynamicOffset);
+    // Fewer arguments through Dawn's Node binding cost less.
+    if (y === 1 && z === 1) pass.dispatchWorkgroups(x);
+    else pass.dispatchWorkgroups(x, y, z);
     this.batchDispatches++;
     this.dispatchCount++;
   }
@@ -371,6 +399,7 @@ export class GpuRuntime {
     return {
       pipelineCompiles: this.compiles,
       dispatches: this.dispatchCount,
+      bindGroupsCreated: this.bindGroups.created,
       submits: this.submitCount,
       liveBuffers: this.pool.liveBuffers(),
       liveBytes: this.pool.liveBytes(),
@@ -380,7 +409,10 @@ export class GpuRuntime {
 
   /** Keys of the compiled pipelines (`pipelineKey#layout`), for tests and debugging. */
   pipelineKeys(): string[] {
-    return [...this.pipelines.keys()];
+    const keys: string[] = [];
+    for (const [code, byKey] of this.pipelines)
+      for (const key of byKey.keys()) keys.push(`${key}#${layoutKeyOf(code)}`);
+    return keys;
   }
 
   /** Pipelines compiled so far (a cache miss each). */
@@ -447,11 +479,11 @@ export class GpuRuntime {
     return this.pass;
   }
 
-  private pipeline(key: string, layoutKey: string, makeCode: () => string): PipelineEntry {
-    const cacheKey = `${key}#${layoutKey}`;
-    const cached = this.pipelines.get(cacheKey);
+  private pipeline(key: string, layoutCode: number, makeCode: () => string): PipelineEntry {
+    let byKey = this.pipelines.get(layoutCode);
+    const cached = byKey?.get(key);
     if (cached) return cached;
-    const layouts = this.layout(layoutKey);
+    const layouts = this.layout(layoutCode);
     const device = this.device;
     device.pushErrorScope('internal');
     device.pushErrorScope('out-of-memory');
@@ -486,15 +518,20 @@ export class GpuRuntime {
         );
       }),
     );
-    const entry = { pipeline, layout: layouts.bind, layoutKey };
-    this.pipelines.set(cacheKey, entry);
+    const entry = { pipeline, layout: layouts.bind, layoutCode };
+    if (!byKey) {
+      byKey = new Map();
+      this.pipelines.set(layoutCode, byKey);
+    }
+    byKey.set(key, entry);
     this.compiles++;
     return entry;
   }
 
-  private layout(layoutKey: string): { bind: GPUBindGroupLayout; pipeline: GPUPipelineLayout } {
-    let entry = this.layouts.get(layoutKey);
+  private layout(layoutCode: number): { bind: GPUBindGroupLayout; pipeline: GPUPipelineLayout } {
+    let entry = this.layouts.get(layoutCode);
     if (entry) return entry;
+    const layoutKey = layoutKeyOf(layoutCode);
     const entries: GPUBindGroupLayoutEntry[] = [
       { binding: 0, visibility: 0x4, buffer: { type: 'uniform', hasDynamicOffset: true } },
     ];
@@ -506,33 +543,8 @@ export class GpuRuntime {
       });
     const bind = this.device.createBindGroupLayout({ entries, label: `layout:${layoutKey}` });
     entry = { bind, pipeline: this.device.createPipelineLayout({ bindGroupLayouts: [bind] }) };
-    this.layouts.set(layoutKey, entry);
+    this.layouts.set(layoutCode, entry);
     return entry;
-  }
-
-  private bufferId(buffer: GPUBuffer): number {
-    const known = this.bufferIds.get(buffer);
-    if (known !== undefined) return known;
-    const id = this.nextBufferId++;
-    this.bufferIds.set(buffer, id);
-    return id;
-  }
-
-  /** Bind groups are cached per (layout, uniform slot, buffers): pooled buffers repeat step after step. */
-  private bindGroup(entry: PipelineEntry, slot: number, bindings: readonly StorageBinding[]): GPUBindGroup {
-    let key = `${entry.layoutKey}:${slot}`;
-    for (const b of bindings) key += `:${this.bufferId(b.buffer)}`;
-    let group = this.bindGroups.get(key);
-    if (group) return group;
-    if (this.bindGroups.size >= 8192) this.bindGroups.clear();
-    const entries: GPUBindGroupEntry[] = [
-      { binding: 0, resource: { buffer: this.uniformBuffer, offset: 0, size: slot } },
-    ];
-    for (let i = 0; i < bindings.length; i++)
-      entries.push({ binding: i + 1, resource: { buffer: bindings[i]!.buffer } });
-    group = this.device.createBindGroup({ layout: entry.layout, entries });
-    this.bindGroups.set(key, group);
-    return group;
   }
 
   private async throwCollectedErrors(): Promise<void> {

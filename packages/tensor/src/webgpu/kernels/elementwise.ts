@@ -59,17 +59,28 @@ const compiled = new Map<string, Compiled>();
 /** Records one strided elementwise dispatch (dims coalesced, vec4 when every operand is aligned and contiguous). */
 export function launchElementwise(rt: GpuRuntime, e: ElementwiseLaunch): void {
   let n = 1;
-  for (const d of e.shape) n *= d;
+  for (let i = 0; i < e.shape.length; i++) n *= e.shape[i]!;
   if (n === 0) return;
   if (n > 0xffffffff) throw new RangeError(`${e.op}: ${n} elements exceed the u32 index range`);
-  const operands = [...e.inputs, e.out];
+  // Runs once per dispatch, thousands of times a step: plain loops, no closures or spreads.
+  const inputs = e.inputs;
+  const last = inputs.length;
+  const operands: StridedOperand[] = new Array(last + 1);
+  for (let k = 0; k < last; k++) operands[k] = inputs[k]!;
+  operands[last] = e.out;
+  let flat = true;
+  for (let k = 0; k <= last && flat; k++) {
+    const s = operands[k]!.strides;
+    flat = rowMajor(e.shape, s) || broadcastScalar(e.shape, s);
+  }
   let shape: readonly number[];
-  let strides: readonly (readonly number[])[];
+  let strides: readonly (readonly number[])[] = [];
   let modes: AccessMode[];
-  if (operands.every((o) => rowMajor(e.shape, o.strides) || broadcastScalar(e.shape, o.strides))) {
+  if (flat) {
     shape = [n];
-    modes = operands.map((o) => (n > 1 && broadcastScalar(e.shape, o.strides) ? 'b' : 'c'));
-    strides = modes.map((m) => [m === 'b' ? 0 : 1]);
+    modes = new Array(last + 1);
+    for (let k = 0; k <= last; k++)
+      modes[k] = n > 1 && broadcastScalar(e.shape, operands[k]!.strides) ? 'b' : 'c';
   } else {
     const merged = coalesceDims(
       e.shape,
@@ -81,24 +92,21 @@ export function launchElementwise(rt: GpuRuntime, e: ElementwiseLaunch): void {
     strides = merged.strides;
     modes = merged.strides.map((s) => accessMode(merged.shape, s));
   }
-  const last = operands.length - 1;
   if (modes[last] === 'b') modes[last] = 'c';
-  const strided = modes.includes('s');
+  let strided = false;
+  for (let k = 0; k <= last; k++) if (modes[k] === 's') strided = true;
   // vec4: contiguous operands start on a vec4 boundary (broadcast scalars are loaded as scalars).
   let vec4 = n % 4 === 0 && !strided;
-  for (let k = 0; k < operands.length; k++)
-    if (modes[k] === 'c' && operands[k]!.offset % 4 !== 0) vec4 = false;
+  for (let k = 0; k <= last; k++) if (modes[k] === 'c' && operands[k]!.offset % 4 !== 0) vec4 = false;
 
   let key = `ew|${e.op}|`;
-  e.inputs.forEach((x, k) => {
-    key += `${x.dtype}${modes[k]}${x.loadAs},`;
-  });
+  for (let k = 0; k < last; k++) key += `${inputs[k]!.dtype}${modes[k]}${inputs[k]!.loadAs},`;
   key += `|${e.out.dtype}${modes[last]}|r${strided ? shape.length : 0}|${vec4 ? 'v4' : 's1'}`;
   let entry = compiled.get(key);
   if (!entry) {
     const p: ElementwiseParams = {
       op: e.op,
-      inputs: e.inputs.map((x, k) => ({ dtype: x.dtype, mode: modes[k]!, loadAs: x.loadAs })),
+      inputs: inputs.map((x, k) => ({ dtype: x.dtype, mode: modes[k]!, loadAs: x.loadAs })),
       out: { dtype: e.out.dtype, mode: modes[last] === 's' ? 's' : 'c' },
       rank: shape.length,
       vec4,
@@ -108,20 +116,22 @@ export function launchElementwise(rt: GpuRuntime, e: ElementwiseLaunch): void {
     entry = { struct: elementwiseUniforms(p), makeCode: () => elementwiseWgsl(p) };
     compiled.set(key, entry);
   }
+  const off: number[] = new Array(last + 1);
+  const bindings: StorageBinding[] = new Array(last + 1);
+  for (let k = 0; k <= last; k++) {
+    off[k] = operands[k]!.offset;
+    bindings[k] = k < last ? { buffer: operands[k]!.buffer } : { buffer: e.out.buffer, write: true };
+  }
   const values: Record<string, number | readonly number[]> = {
     n,
     alpha: e.alpha ?? 0,
     beta: e.beta ?? 0,
-    off: operands.map((o) => o.offset),
+    off,
   };
   if (strided) {
     values.shape = padRank(shape);
-    modes.forEach((m, k) => {
-      if (m === 's') values[`s${k}`] = padRank(strides[k]!);
-    });
+    for (let k = 0; k <= last; k++) if (modes[k] === 's') values[`s${k}`] = padRank(strides[k]!);
   }
-  const bindings: StorageBinding[] = e.inputs.map((x) => ({ buffer: x.buffer }));
-  bindings.push({ buffer: e.out.buffer, write: true });
   rt.dispatch({
     pipelineKey: key,
     makeCode: entry.makeCode,
