@@ -16,22 +16,28 @@ import { convUniforms } from './conv-loop.wgsl.js';
  *
  * Values from the H100 sweep of bench/conv.ts (B=4, T=4096, D=2048, W=4, f32,
  * fwd+bwd ms): static 128 → 0.289 (256 → 0.323); head-wise 256 → hs=1 0.836,
- * hs=16 0.371 (128 → 0.872, 0.387); low-rank 512 → 1.286 (256 → 1.308; the
- * split backward 1.340). The forward chunk and the workgroup size (64/128/256)
- * moved no time by more than 1%.
+ * hs=16 0.371 (128 → 0.872, 0.387). The forward chunk and the workgroup size
+ * (64/128/256) moved no time by more than 1%.
+ *
+ * Low-rank, per kernel (bench/lowrank-parts.ts, each candidate timed
+ * interleaved with the old default, ms): z staged in workgroup memory 64
+ * tokens at a time takes the forward 0.308 → 0.249 and the fused backward
+ * loop (chunk 512 → 256) 0.566 → 0.461; a prefetch depth of 2, tree-summed
+ * taps, workgroup 128 or the split backward (dx 0.290 + params 0.275) did
+ * not help.
  */
 export const convTuning = {
   workgroup: 64,
   forwardChunk: 32,
   backwardChunk: 128,
   headwiseBackwardChunk: 256,
-  lowRankBackwardChunk: 512,
+  lowRankBackwardChunk: 256,
   /** Low-rank backward as two token-loop kernels (dx; dU and dS) instead of one. */
   lowRankSplitBackward: false,
   /** Low-rank taps summed over the rank as a tree (see LowRankKernelParams.tree). */
   lowRankTreeSum: false,
   /** Low-rank: z staged in workgroup memory this many tokens at a time (0: per-thread loads). */
-  lowRankStageZ: 0,
+  lowRankStageZ: 64,
   /** Low-rank token loops: loads issued this many tokens ahead. */
   lowRankPrefetch: 1,
   /** Low-rank dz kernel: tokens per thread. */

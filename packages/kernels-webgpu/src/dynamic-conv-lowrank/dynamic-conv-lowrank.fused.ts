@@ -70,7 +70,8 @@ export function dynamicConvLowRankFused(
     static: options.static !== undefined,
     backward: 'fused',
     tree: convTuning.lowRankTreeSum,
-    stageZ: convTuning.lowRankStageZ,
+    // The staged z block stays within 8 KiB of workgroup memory (R = 64: 32 tokens).
+    stageZ: Math.min(convTuning.lowRankStageZ, Math.floor(2048 / (4 * Math.ceil(R / 4)))),
     prefetch: convTuning.lowRankPrefetch,
   };
   const xc = raw(x);
