@@ -138,6 +138,7 @@ async function compare(kernel: string, candidates: Candidate[], flops: number, b
 
 interface Shape {
   readonly L: number;
+  readonly stageX?: number;
   readonly stageZ?: number;
   readonly prefetch?: number;
   readonly tree?: boolean;
@@ -153,23 +154,29 @@ const params = (backward: LowRankKernelParams['backward'], s: Shape): LowRankKer
   static: true,
   backward,
   tree: s.tree ?? false,
-  stageZ: s.stageZ ?? 0,
+  stageZ: s.stageX && s.stageZ ? s.stageX : (s.stageZ ?? 0),
+  stageX: s.stageX ?? 0,
   prefetch: s.prefetch ?? 1,
 });
 const describe = (s: Shape): string =>
-  `L=${s.L} stageZ=${s.stageZ ?? 0} pf=${s.prefetch ?? 1}${s.tree ? ' tree' : ''} wg=${s.workgroup ?? 64}`;
+  `L=${s.L} stageZ=${s.stageZ ?? 0} stageX=${s.stageX ?? 0} pf=${s.prefetch ?? 1}${s.tree ? ' tree' : ''} wg=${s.workgroup ?? 64}`;
 const rowsOfPartials = lowRankPartialRows(params('fused', { L: 1 }));
 // FLOPs per (t, c): K = z·U (+S): 2RW + W; conv: 2W; dK: W; dU: 2RW; dz: 2RW.
 const kFlops = (2 * R * W + W) * btd;
 
 const y = output(backend, [B, T, D], 'f32');
+const defaults: Omit<Shape, 'L'> = {
+  stageZ: convTuning.lowRankStageZ,
+  stageX: convTuning.lowRankStageX,
+  prefetch: convTuning.lowRankPrefetch,
+};
 const forwardShapes: Shape[] = [
-  { L: convTuning.forwardChunk, stageZ: convTuning.lowRankStageZ, prefetch: convTuning.lowRankPrefetch },
-  { L: 32, stageZ: 64 },
-  { L: 32, stageZ: 64, prefetch: 2 },
-  { L: 32, stageZ: 32 },
-  { L: 32, stageZ: 64, workgroup: 128 },
-  { L: 64, stageZ: 64 },
+  { L: convTuning.forwardChunk, ...defaults },
+  { L: 32, stageZ: 64, stageX: 32 },
+  { L: 64, stageZ: 64, stageX: 32 },
+  { L: 64, stageZ: 64, stageX: 16 },
+  { L: 128, stageZ: 64, stageX: 32 },
+  { L: 128, stageZ: 64, stageX: 64 },
 ];
 await compare(
   'forward',
@@ -184,22 +191,13 @@ const dx = output(backend, [B, T, D], 'f32');
 const maxChunks = chunking(B, T, 32).numChunks;
 const part = output(backend, [maxChunks * rowsOfPartials * D], 'f32');
 const backwardShapes: [LowRankKernelParams['backward'], Shape][] = [
-  [
-    convTuning.lowRankSplitBackward ? 'dx' : 'fused',
-    {
-      L: convTuning.lowRankBackwardChunk,
-      stageZ: convTuning.lowRankStageZ,
-      prefetch: convTuning.lowRankPrefetch,
-    },
-  ],
-  ['fused', { L: 128, stageZ: 64 }],
-  ['fused', { L: 128, stageZ: 64, prefetch: 2 }],
-  ['fused', { L: 64, stageZ: 64 }],
-  ['fused', { L: 128, stageZ: 64, workgroup: 128 }],
-  ['fused', { L: 256, stageZ: 64 }],
-  ['dx', { L: 128, stageZ: 64 }],
-  ['params', { L: 128, stageZ: 64 }],
-  ['params', { L: 512, stageZ: 64 }],
+  [convTuning.lowRankSplitBackward ? 'dx' : 'fused', { L: convTuning.lowRankBackwardChunk, ...defaults }],
+  ['fused', { L: 256, stageZ: 64, stageX: 16 }],
+  ['fused', { L: 256, stageZ: 64, stageX: 32 }],
+  ['fused', { L: 128, stageZ: 64, stageX: 32 }],
+  ['fused', { L: 512, stageZ: 64, stageX: 32 }],
+  ['dx', { L: 256, stageZ: 64, stageX: 32 }],
+  ['params', { L: 256, stageZ: 64, stageX: 32 }],
 ];
 await compare(
   'backward token loop',
@@ -221,10 +219,7 @@ await compare(
 );
 const zShapes: [number, number][] = [
   [convTuning.lowRankZGradTokens, zGradSlice(B, T, D)],
-  [1, 256],
-  [4, 256],
-  [2, 512],
-  [2, 128],
+  [1, 512],
 ];
 const zPart = output(backend, [Math.ceil(D / 128) * B * T * R], 'f32');
 await compare(

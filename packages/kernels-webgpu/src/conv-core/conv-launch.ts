@@ -38,6 +38,8 @@ export const convTuning = {
   lowRankTreeSum: false,
   /** Low-rank: z staged in workgroup memory this many tokens at a time (0: per-thread loads). */
   lowRankStageZ: 64,
+  /** Low-rank: x and dy staged in workgroup memory this many tokens at a time (0: per-thread prefetch). */
+  lowRankStageX: 0,
   /** Low-rank token loops: loads issued this many tokens ahead. */
   lowRankPrefetch: 1,
   /** Low-rank dz kernel: tokens per thread. */

@@ -31,6 +31,15 @@ export interface ConvLoopParams {
    * per scheduler, one token of work does not cover a DRAM round trip.
    */
   readonly prefetch?: number;
+  /**
+   * Stage x (and dy in the backward) in workgroup memory this many tokens at
+   * a time (0 or absent: per-thread prefetch). At each block start every
+   * thread issues its column's loads for the whole block back to back (no
+   * branches, indices clamped), so a block's worth of loads is in flight at
+   * once whatever the compiler does with a register prefetch. Shares the
+   * block (and its size) with a variant's `staged` values.
+   */
+  readonly stageX?: number;
 }
 
 /** Storage inputs and outputs a variant adds, and the code it plugs in (names as in the skeleton). */
@@ -177,31 +186,74 @@ const prefetchTake = (p: ConvLoopParams, s: TapSource, f: Prefetch): string => {
   );
   return [...take, ...shift].join('\n    ');
 };
-/** Refills the staged block every `block` tokens (uniform control flow: the whole workgroup walks the same t). */
-const stageBlock = (s: TapSource, tStop: string): string =>
-  s.staged
-    ? `if ((t - t0) % ${s.staged.block}u == 0u) {
+/** Tokens per staged block (x/dy staging and the variant's `staged` values share it), 0 when nothing is staged. */
+const blockSize = (p: ConvLoopParams, s: TapSource): number => {
+  if (p.stageX && s.staged && s.staged.block !== p.stageX)
+    throw new Error(`conv loop: staged block ${s.staged.block} differs from stageX ${p.stageX}`);
+  return p.stageX || s.staged?.block || 0;
+};
+/** Which of x and dy the loop stages (the rest is prefetched per thread). */
+const stagedOf = (p: ConvLoopParams, f: Prefetch): Prefetch => ({
+  x: !!p.stageX && f.x,
+  dy: !!p.stageX && f.dy,
+});
+/** Workgroup arrays of the x/dy staging: [block token][thread]. */
+const stageDecls = (p: ConvLoopParams, f: Prefetch): string => {
+  const st = stagedOf(p, f);
+  const n = (p.stageX ?? 0) * p.workgroup;
+  return [
+    st.x ? `var<workgroup> xsh: array<f32, ${n}>;` : '',
+    st.dy ? `var<workgroup> gsh: array<f32, ${n}>;` : '',
+  ]
+    .filter(Boolean)
+    .join('\n');
+};
+/** Refills the staged block every `SB` tokens (uniform control flow: the whole workgroup walks the same t). */
+const stageBlock = (p: ConvLoopParams, s: TapSource, f: Prefetch, tStop: string): string => {
+  const SB = blockSize(p, s);
+  if (!SB) return '';
+  const st = stagedOf(p, f);
+  const col = (arr: string, buf: string): string =>
+    each(
+      SB,
+      (i) => `${arr}[${i * p.workgroup}u + lid] = f32(${buf}[min(sb0 + ${i}u, last) * u.D + c]);`,
+      '\n      ',
+    );
+  return `if ((t - t0) % ${SB}u == 0u) {
       workgroupBarrier();
       sb0 = tok;
-      let nb = min(${s.staged.block}u, ${tStop} - t);
-      ${s.staged.fill}
+      let nb = min(${SB}u, ${tStop} - t);
+      ${st.x || st.dy ? `let last = row + ${tStop} - 1u;` : ''}
+      ${s.staged?.fill ?? ''}
+      ${st.x ? col('xsh', 'xb') : ''}
+      ${st.dy ? col('gsh', 'gb') : ''}
       workgroupBarrier();
-    }`
-    : '';
+    }`;
+};
+/** Reads of the staged x/dy of token `tok`. */
+const stagedTake = (p: ConvLoopParams, f: Prefetch): string => {
+  const st = stagedOf(p, f);
+  const at = `(tok - sb0) * ${p.workgroup}u + lid`;
+  return [st.x ? `let xt = xsh[${at}];` : '', st.dy ? `let dyv = gsh[${at}];` : ''].join('\n    ');
+};
 
-/** The loop over [t0, tStop) with loads issued `depth` tokens ahead. */
+/** The loop over [t0, tStop) with loads issued `depth` tokens ahead (or staged per block). */
 const tokenLoop = (p: ConvLoopParams, s: TapSource, f: Prefetch, tStop: string, body: string): string => {
   const P = depth(p);
+  const st = stagedOf(p, f);
+  // What stays a per-thread prefetch.
+  const pf: Prefetch = { x: f.x && !st.x, dy: f.dy && !st.dy };
   return `
-  ${prefetchDecls(p, s, f)}
-  ${s.staged ? 'var sb0 = 0u;' : ''}
-  ${each(P, (i) => `if (t0 + ${i}u < ${tStop}) {\n    ${prefetchLoads(p, s, f, `row + t0 + ${i}u`, i)}\n  }`, '\n  ')}
+  ${prefetchDecls(p, s, pf)}
+  ${blockSize(p, s) ? 'var sb0 = 0u;' : ''}
+  ${each(P, (i) => `if (t0 + ${i}u < ${tStop}) {\n    ${prefetchLoads(p, s, pf, `row + t0 + ${i}u`, i)}\n  }`, '\n  ')}
   for (var t = t0; t < ${tStop}; t++) {
     let tok = row + t;
-    ${stageBlock(s, tStop)}
-    ${prefetchTake(p, s, f)}
+    ${stageBlock(p, s, f, tStop)}
+    ${stagedTake(p, f)}
+    ${prefetchTake(p, s, pf)}
     if (t + ${P}u < ${tStop}) {
-      ${prefetchLoads(p, s, f, `tok + ${P}u`, P - 1)}
+      ${prefetchLoads(p, s, pf, `tok + ${P}u`, P - 1)}
     }
     ${body}
   }`;
@@ -228,6 +280,7 @@ export function convForwardWgsl(p: ConvLoopParams, s: TapSource): string {
   ];
   return `${header(p, s)}
 ${decls(bindings)}
+${stageDecls(p, { x: true, dy: false })}
 
 @compute @workgroup_size(${p.workgroup})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -276,6 +329,7 @@ export function convBackwardWgsl(p: ConvLoopParams, s: TapSource): string {
     : '';
   return `${header(p, s)}
 ${decls(bindings)}
+${stageDecls(p, { x: needX, dy: true })}
 
 @compute @workgroup_size(${p.workgroup})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -309,4 +363,4 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }
 
 export const convLoopKey = (p: ConvLoopParams): string =>
-  `${p.dtype}|W=${p.W}|docs=${p.docs ? 1 : 0}|res=${p.residual ? 1 : 0}|wg=${p.workgroup}|pf=${depth(p)}`;
+  `${p.dtype}|W=${p.W}|docs=${p.docs ? 1 : 0}|res=${p.residual ? 1 : 0}|wg=${p.workgroup}|pf=${depth(p)}|sx=${p.stageX ?? 0}`;

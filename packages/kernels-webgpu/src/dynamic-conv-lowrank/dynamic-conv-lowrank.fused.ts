@@ -44,6 +44,25 @@ export function zGradSlice(B: number, T: number, D: number): number {
 }
 
 /**
+ * Block sizes of the workgroup-memory staging: z (`stageZ`) and x/dy
+ * (`stageX`, which then sets the shared block size of both). The z block
+ * stays within 8 KiB (R = 64: 32 tokens); x and dy ([block, workgroup] f32
+ * each) take at most what the device's workgroup storage leaves.
+ */
+export function lowRankStaging(
+  rt: KernelRuntime,
+  R: number,
+  workgroup: number,
+): { stageZ: number; stageX: number } {
+  const zFloats = 4 * Math.ceil(R / 4);
+  let stageX = convTuning.lowRankStageX;
+  const limit = rt.device.limits.maxComputeWorkgroupStorageSize;
+  while (stageX > 0 && stageX * (2 * workgroup + zFloats) * 4 > limit) stageX = Math.floor(stageX / 2);
+  const stageZ = stageX || Math.min(convTuning.lowRankStageZ, Math.floor(2048 / zFloats));
+  return { stageZ: convTuning.lowRankStageZ ? stageZ : 0, stageX };
+}
+
+/**
  * The fused WebGPU low-rank dynamic convolution. Forward: one token-loop
  * kernel forming K = z·U (+S) in registers (K is never written). Backward:
  * the token loop re-generates K for dx and accumulates dU (and dS) per chunk;
@@ -60,6 +79,7 @@ export function dynamicConvLowRankFused(
   const R = z.shape[2]!;
   const W = u.shape[1]! / D;
   const backend = x.backend;
+  const staging = lowRankStaging(rt, R, convTuning.workgroup);
   const p: LowRankKernelParams = {
     dtype: x.dtype === 'f16' ? 'f16' : 'f32',
     W,
@@ -70,8 +90,7 @@ export function dynamicConvLowRankFused(
     static: options.static !== undefined,
     backward: 'fused',
     tree: convTuning.lowRankTreeSum,
-    // The staged z block stays within 8 KiB of workgroup memory (R = 64: 32 tokens).
-    stageZ: Math.min(convTuning.lowRankStageZ, Math.floor(2048 / (4 * Math.ceil(R / 4)))),
+    ...staging,
     prefetch: convTuning.lowRankPrefetch,
   };
   const xc = raw(x);

@@ -110,7 +110,7 @@ describe('dynamicConvLowRank (WebGPU fused)', () => {
   });
 
   gpuTest(
-    'short backward chunks (many partials), the split backward (dx kernel, then dU/dS kernel), tree-summed taps, z staged in workgroup memory and deeper prefetch match too',
+    'short backward chunks (many partials), the split backward (dx kernel, then dU/dS kernel), tree-summed taps, z and x staged in workgroup memory and deeper prefetch match too',
     async ({ backend }) => {
       const saved = { ...convTuning };
       try {
