@@ -171,12 +171,12 @@ const defaults: Omit<Shape, 'L'> = {
   prefetch: convTuning.lowRankPrefetch,
 };
 const forwardShapes: Shape[] = [
-  { L: convTuning.forwardChunk, ...defaults },
-  { L: 32, stageZ: 64, stageX: 32 },
-  { L: 64, stageZ: 64, stageX: 32 },
+  { L: convTuning.lowRankForwardChunk, ...defaults, stageX: convTuning.lowRankForwardStageX },
   { L: 64, stageZ: 64, stageX: 16 },
-  { L: 128, stageZ: 64, stageX: 32 },
-  { L: 128, stageZ: 64, stageX: 64 },
+  { L: 64, stageZ: 64, stageX: 8 },
+  { L: 32, stageZ: 64, stageX: 16 },
+  { L: 128, stageZ: 64, stageX: 16 },
+  { L: 64, stageZ: 64, stageX: 16, prefetch: 2 },
 ];
 await compare(
   'forward',
@@ -193,11 +193,14 @@ const part = output(backend, [maxChunks * rowsOfPartials * D], 'f32');
 const backwardShapes: [LowRankKernelParams['backward'], Shape][] = [
   [convTuning.lowRankSplitBackward ? 'dx' : 'fused', { L: convTuning.lowRankBackwardChunk, ...defaults }],
   ['fused', { L: 256, stageZ: 64, stageX: 16 }],
-  ['fused', { L: 256, stageZ: 64, stageX: 32 }],
-  ['fused', { L: 128, stageZ: 64, stageX: 32 }],
-  ['fused', { L: 512, stageZ: 64, stageX: 32 }],
-  ['dx', { L: 256, stageZ: 64, stageX: 32 }],
-  ['params', { L: 256, stageZ: 64, stageX: 32 }],
+  ['fused', { L: 256, stageZ: 64, stageX: 8 }],
+  ['fused', { L: 128, stageZ: 64, stageX: 16 }],
+  ['fused', { L: 512, stageZ: 64, stageX: 16 }],
+  ['fused', { L: 256, stageZ: 64, stageX: 16, workgroup: 128 }],
+  ['dx', { L: 256, stageZ: 64, stageX: 16 }],
+  ['params', { L: 256, stageZ: 64, stageX: 16 }],
+  ['dx', { L: 256, stageZ: 64, stageX: 8 }],
+  ['params', { L: 256, stageZ: 64, stageX: 8 }],
 ];
 await compare(
   'backward token loop',

@@ -22,24 +22,29 @@ import { convUniforms } from './conv-loop.wgsl.js';
  * Low-rank, per kernel (bench/lowrank-parts.ts, each candidate timed
  * interleaved with the old default, ms): z staged in workgroup memory 64
  * tokens at a time takes the forward 0.308 → 0.249 and the fused backward
- * loop (chunk 512 → 256) 0.566 → 0.461; a prefetch depth of 2, tree-summed
- * taps, workgroup 128 or the split backward (dx 0.290 + params 0.275) did
- * not help.
+ * loop 0.566 → 0.461; x (and dy) staged too, in blocks of 8 (forward, chunk
+ * 64) and 16 (backward, chunk 512) tokens: forward 0.191, backward 0.350
+ * (blocks of 32 are slower). A prefetch depth of 2, tree-summed taps,
+ * workgroup 128 or the split backward (dx 0.204 + params 0.215) did not help.
  */
 export const convTuning = {
   workgroup: 64,
   forwardChunk: 32,
   backwardChunk: 128,
   headwiseBackwardChunk: 256,
-  lowRankBackwardChunk: 256,
+  lowRankBackwardChunk: 512,
+  /** Tokens per thread of the low-rank forward. */
+  lowRankForwardChunk: 64,
   /** Low-rank backward as two token-loop kernels (dx; dU and dS) instead of one. */
   lowRankSplitBackward: false,
   /** Low-rank taps summed over the rank as a tree (see LowRankKernelParams.tree). */
   lowRankTreeSum: false,
   /** Low-rank: z staged in workgroup memory this many tokens at a time (0: per-thread loads). */
   lowRankStageZ: 64,
-  /** Low-rank: x and dy staged in workgroup memory this many tokens at a time (0: per-thread prefetch). */
-  lowRankStageX: 0,
+  /** Low-rank backward: x and dy staged in workgroup memory this many tokens at a time (0: per-thread prefetch). */
+  lowRankStageX: 16,
+  /** Low-rank forward: x staged this many tokens at a time. */
+  lowRankForwardStageX: 8,
   /** Low-rank token loops: loads issued this many tokens ahead. */
   lowRankPrefetch: 1,
   /** Low-rank dz kernel: tokens per thread. */

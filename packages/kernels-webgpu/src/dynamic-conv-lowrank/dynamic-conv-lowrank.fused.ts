@@ -53,9 +53,10 @@ export function lowRankStaging(
   rt: KernelRuntime,
   R: number,
   workgroup: number,
+  wanted: number,
 ): { stageZ: number; stageX: number } {
   const zFloats = 4 * Math.ceil(R / 4);
-  let stageX = convTuning.lowRankStageX;
+  let stageX = wanted;
   const limit = rt.device.limits.maxComputeWorkgroupStorageSize;
   while (stageX > 0 && stageX * (2 * workgroup + zFloats) * 4 > limit) stageX = Math.floor(stageX / 2);
   const stageZ = stageX || Math.min(convTuning.lowRankStageZ, Math.floor(2048 / zFloats));
@@ -79,7 +80,6 @@ export function dynamicConvLowRankFused(
   const R = z.shape[2]!;
   const W = u.shape[1]! / D;
   const backend = x.backend;
-  const staging = lowRankStaging(rt, R, convTuning.workgroup);
   const p: LowRankKernelParams = {
     dtype: x.dtype === 'f16' ? 'f16' : 'f32',
     W,
@@ -90,7 +90,7 @@ export function dynamicConvLowRankFused(
     static: options.static !== undefined,
     backward: 'fused',
     tree: convTuning.lowRankTreeSum,
-    ...staging,
+    ...lowRankStaging(rt, R, convTuning.workgroup, convTuning.lowRankForwardStageX),
     prefetch: convTuning.lowRankPrefetch,
   };
   const xc = raw(x);
@@ -106,7 +106,7 @@ export function dynamicConvLowRankFused(
     { x: xc, z: zc, u: uc, s: sc, docStart: dc },
     y,
     dims,
-    chunking(B, T, convTuning.forwardChunk),
+    chunking(B, T, convTuning.lowRankForwardChunk),
   );
   const inputs = [x, z, u, ...(options.static ? [options.static] : [])];
   const saved = [xc, zc, uc, ...(sc ? [sc] : []), ...(dc ? [dc] : [])];
@@ -119,6 +119,7 @@ export function dynamicConvLowRankFused(
       docStart: p.docs ? s[s.length - 1]! : null,
     };
     const g = raw(gy!);
+    const pb = { ...p, ...lowRankStaging(rt, R, p.workgroup, convTuning.lowRankStageX) };
     const rows = lowRankPartialRows(p);
     const chunks = chunking(B, T, backwardChunk(B, T, D, p.workgroup));
     const dx = output(backend, [B, T, D], x.dtype);
