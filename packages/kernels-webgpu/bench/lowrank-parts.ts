@@ -24,6 +24,7 @@ import {
   launchLowRankForward,
   launchLowRankTokenBackward,
   launchLowRankZGrad,
+  launchLowRankZGradTiled,
 } from '../src/dynamic-conv-lowrank/dynamic-conv-lowrank.launch.js';
 import {
   type LowRankKernelParams,
@@ -220,30 +221,40 @@ await compare(
   kFlops + 2 * W * btd + (W + 2 * R * W) * btd,
   3 * btd * 4,
 );
-const zShapes: [number, number][] = [
-  [convTuning.lowRankZGradTokens, zGradSlice(B, T, D)],
-  [1, 512],
-];
 const zPart = output(backend, [Math.ceil(D / 128) * B * T * R], 'f32');
+const interleaved = (tokens: number, slice: number): Candidate => ({
+  shape: `interleaved tokens=${tokens} slice=${slice}`,
+  run: () =>
+    launchLowRankZGrad(
+      rt,
+      { dtype: 'f32', W, R, docs: false, threads: Z_GRAD_THREADS, tokens },
+      gy,
+      inputs,
+      zPart,
+      dims,
+      slice,
+    ),
+});
+const tiled = (channels: number, slice: number): Candidate => ({
+  shape: `tiled channels=${channels} slice=${slice}`,
+  run: () =>
+    launchLowRankZGradTiled(
+      rt,
+      { dtype: 'f32', W, R, docs: false, threads: Z_GRAD_THREADS, channels },
+      gy,
+      inputs,
+      zPart,
+      dims,
+      slice,
+    ),
+});
 await compare(
   'dz',
-  zShapes.map(([tokens, slice]) => ({
-    shape: `tokens=${tokens} slice=${slice}`,
-    run: () =>
-      launchLowRankZGrad(
-        rt,
-        { dtype: 'f32', W, R, docs: false, threads: Z_GRAD_THREADS, tokens },
-        gy,
-        inputs,
-        zPart,
-        dims,
-        slice,
-      ),
-  })),
+  [interleaved(2, 256), tiled(8, 256), tiled(4, 256), tiled(8, 512), tiled(8, 128)],
   (W + 2 * R * W) * btd,
   2 * btd * 4,
 );
-const slices = Math.ceil(D / zGradSlice(B, T, D));
+const slices = Math.ceil(D / zGradSlice(B, T, D, 4));
 await compare(
   'dz partial sum',
   [

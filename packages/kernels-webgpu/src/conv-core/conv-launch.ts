@@ -47,8 +47,10 @@ export const convTuning = {
   lowRankForwardStageX: 8,
   /** Low-rank token loops: loads issued this many tokens ahead. */
   lowRankPrefetch: 1,
-  /** Low-rank dz kernel: tokens per thread. */
+  /** Low-rank dz kernel (interleaved layout): tokens per thread. */
   lowRankZGradTokens: 2,
+  /** Low-rank dz with the tiled kernel (4 consecutive tokens per thread, W <= 5). */
+  lowRankZGradTiled: true,
 };
 
 /** How a `[B, T]` token range splits into chunks of L tokens (chunks never cross sequences). */

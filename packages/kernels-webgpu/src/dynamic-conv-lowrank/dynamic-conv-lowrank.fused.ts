@@ -7,12 +7,14 @@ import {
   launchLowRankForward,
   launchLowRankTokenBackward,
   launchLowRankZGrad,
+  launchLowRankZGradTiled,
 } from './dynamic-conv-lowrank.launch.js';
 import {
   type LowRankKernelParams,
   type LowRankZGradParams,
   lowRankPartialRows,
 } from './dynamic-conv-lowrank.wgsl.js';
+import { type LowRankZGradTiledParams, zGradTiledBytes } from './zgrad-tiled.wgsl.js';
 
 export const Z_GRAD_THREADS = 64;
 /** Channels per dz slice: enough workgroups to fill the GPU; the slices are summed in a second pass. */
@@ -36,11 +38,30 @@ export function backwardChunk(B: number, T: number, D: number, workgroup: number
 }
 
 /** Channels per dz slice: narrower slices when the token-major grid alone is small (same occupancy reason as backwardChunk). */
-export function zGradSlice(B: number, T: number, D: number): number {
-  const tokenGroups = Math.ceil((B * T) / (convTuning.lowRankZGradTokens * Z_GRAD_THREADS));
+export function zGradSlice(B: number, T: number, D: number, tokensPerThread: number): number {
+  const tokenGroups = Math.ceil((B * T) / (tokensPerThread * Z_GRAD_THREADS));
   let slice = Z_GRAD_SLICE;
   while (slice > 64 && tokenGroups * Math.ceil(D / slice) < MIN_BACKWARD_WORKGROUPS) slice /= 2;
   return slice;
+}
+
+/**
+ * The tiled dz kernel's parameters (its tiles as wide as the device's
+ * workgroup storage allows, up to 8 channels), or null where the interleaved
+ * kernel runs instead: turned off in `convTuning`, or W > 5 (the tiled x
+ * window covers 5 taps).
+ */
+export function zGradTiledParams(
+  rt: KernelRuntime,
+  p: { dtype: 'f32' | 'f16'; W: number; R: number; docs: boolean },
+): LowRankZGradTiledParams | null {
+  if (!convTuning.lowRankZGradTiled || p.W > 5) return null;
+  const limit = rt.device.limits.maxComputeWorkgroupStorageSize;
+  for (const channels of [8, 4, 2, 1]) {
+    const q = { dtype: p.dtype, W: p.W, R: p.R, docs: p.docs, threads: Z_GRAD_THREADS, channels };
+    if (zGradTiledBytes(q) <= limit) return q;
+  }
+  return null;
 }
 
 /**
@@ -135,18 +156,22 @@ export function dynamicConvLowRankFused(
         { ...dims, rows },
         chunks,
       );
-    const q: LowRankZGradParams = {
-      dtype: p.dtype,
-      W,
-      R,
-      docs: p.docs,
-      threads: Z_GRAD_THREADS,
-      tokens: convTuning.lowRankZGradTokens,
-    };
-    const slice = zGradSlice(B, T, D);
+    const tiled = zGradTiledParams(rt, p);
+    const slice = zGradSlice(B, T, D, tiled ? 4 : convTuning.lowRankZGradTokens);
     const slices = Math.ceil(D / slice);
     const zPart = output(backend, [slices * B * T * R], 'f32');
-    launchLowRankZGrad(rt, q, g, kept, zPart, dims, slice);
+    if (tiled) launchLowRankZGradTiled(rt, tiled, g, kept, zPart, dims, slice);
+    else {
+      const q: LowRankZGradParams = {
+        dtype: p.dtype,
+        W,
+        R,
+        docs: p.docs,
+        threads: Z_GRAD_THREADS,
+        tokens: convTuning.lowRankZGradTokens,
+      };
+      launchLowRankZGrad(rt, q, g, kept, zPart, dims, slice);
+    }
     const dz = reshape(sumPartials(rt, backend, zPart, slices, B * T * R, z.dtype), [B, T, R]);
     const sums = sumPartials(rt, backend, part, chunks.numChunks, rows * D, u.dtype);
     // dU and dS in buffers of their own (not views into `sums`): the fused

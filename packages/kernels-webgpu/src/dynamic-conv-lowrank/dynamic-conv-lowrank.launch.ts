@@ -12,6 +12,12 @@ import {
   lowRankZGradKey,
   lowRankZGradWgsl,
 } from './dynamic-conv-lowrank.wgsl.js';
+import {
+  type LowRankZGradTiledParams,
+  lowRankZGradTiledKey,
+  lowRankZGradTiledWgsl,
+  zGradTiledTokens,
+} from './zgrad-tiled.wgsl.js';
 
 /**
  * The low-rank kernels' launches, one function per kernel, so that the fused
@@ -118,6 +124,33 @@ export function launchLowRankZGrad(
   rt.dispatch({
     pipelineKey: lowRankZGradKey(q),
     makeCode: () => lowRankZGradWgsl(q),
+    bindings: [
+      bind(gy),
+      bind(inputs.x),
+      bind(inputs.u),
+      ...(inputs.docStart ? [bind(inputs.docStart)] : []),
+      bind(zPart, true),
+    ],
+    uniforms: convUniforms.pack({ T, D, L: slice, WD: W * D, count: B * T, gridX: folded.gridX }),
+    workgroups: [folded.grid[0], folded.grid[1], Math.ceil(D / slice)],
+  });
+}
+
+/** dz partials with the tiled kernel (4 consecutive tokens per thread): same output as launchLowRankZGrad. */
+export function launchLowRankZGradTiled(
+  rt: KernelRuntime,
+  q: LowRankZGradTiledParams,
+  gy: Tensor,
+  inputs: LowRankInputs,
+  zPart: Tensor,
+  dims: LowRankDims,
+  slice: number,
+): void {
+  const { B, T, D, W } = dims;
+  const folded = foldGrid(Math.ceil((B * T) / zGradTiledTokens(q)), rt.maxWorkgroupsPerDimension);
+  rt.dispatch({
+    pipelineKey: lowRankZGradTiledKey(q),
+    makeCode: () => lowRankZGradTiledWgsl(q),
     bindings: [
       bind(gy),
       bind(inputs.x),
