@@ -13,7 +13,7 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv,
 cd packages/kernels-webgpu
 for part in "$@"; do
   case $part in
-    parts) timeout 240 node dist-bundle/lowrank-parts.mjs --json "$out/lowrank-parts.json" 2>&1 | grep -v Warning | grep -v '^{' ;;
+    parts) timeout 240 node dist-bundle/lowrank-parts.mjs --json "$out/lowrank-parts.json" ${PARTS_ARGS:-} 2>&1 | grep -v Warning | grep -v '^{' ;;
     conv) timeout 240 node dist-bundle/conv-bench.mjs --json "$out/conv.json" ${CONV_ARGS:-} 2>&1 | grep -v Warning | tail -20 ;;
     torch) timeout 240 python3 bench/torch_conv.py 2>&1 | grep -v Warn | tail -20 ;;
     mixers) timeout 240 node dist-bundle/mixers-bench.mjs --json "$out/mixers.json" 2>&1 | grep -v Warning | tail -25 ;;

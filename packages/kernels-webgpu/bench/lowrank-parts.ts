@@ -9,7 +9,7 @@
  * Beside each time: the FLOP rate of the kernel's own arithmetic and its
  * minimal bytes over the measured copy bandwidth.
  *
- *   pnpm --filter @dynconv/kernels-webgpu bench:lowrank-parts [--small] [--iters N] [--json FILE]
+ *   pnpm --filter @dynconv/kernels-webgpu bench:lowrank-parts [--small] [--iters N] [--json FILE] [--only PREFIX]
  *
  * Shape B=4, T=4096, D=2048, W=4, R=16, f32, static filter and residual (the DSC configuration).
  */
@@ -19,6 +19,7 @@ import { createNodeWebGPUBackend } from '@dynconv/tensor/node';
 import { output } from '../src/common/gpu.js';
 import { chunking, convTuning, sumPartials } from '../src/conv-core/conv-launch.js';
 import { Z_GRAD_THREADS, zGradSlice } from '../src/dynamic-conv-lowrank/dynamic-conv-lowrank.fused.js';
+import { dynamicConvLowRank } from '../src/dynamic-conv-lowrank/dynamic-conv-lowrank.js';
 import {
   type LowRankInputs,
   launchLowRankForward,
@@ -37,6 +38,8 @@ const flag = (name: string): string | undefined => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 const small = args.includes('--small');
+/** `--only <kernel prefix>`: time only those comparisons. */
+const only = flag('--only');
 const iters = Number(flag('--iters') ?? (small ? 3 : 20));
 const [B, T, D, W, R] = small ? [1, 256, 128, 4, 16] : [4, 4096, 2048, 4, 16];
 const backend = await createNodeWebGPUBackend({ disableToggles: ['timestamp_quantization'] });
@@ -111,6 +114,7 @@ interface Candidate {
 const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
 /** Times each candidate interleaved with `candidates[0]` (the default), `rounds` times. */
 async function compare(kernel: string, candidates: Candidate[], flops: number, bytes: number): Promise<void> {
+  if (only && !kernel.startsWith(only)) return;
   const rounds = small ? 1 : 5;
   const baseTimes: number[] = [];
   for (const [i, c] of candidates.entries()) {
@@ -279,6 +283,85 @@ await compare(
   chunks * rowsOfPartials * D * 4,
 );
 for (const t of [y, dx, part, zPart]) t.dispose();
+
+// The whole op (forward + backward through autograd) under tuning variants, interleaved with the defaults.
+{
+  const leaves = [inputs.x, inputs.z, inputs.u, inputs.s!];
+  for (const t of leaves) t.requireGrad();
+  const defaults = { ...convTuning };
+  const withTuning = (change: Partial<typeof convTuning>) => () => {
+    Object.assign(convTuning, change);
+    tidy(() =>
+      dynamicConvLowRank(leaves[0]!, leaves[1]!, leaves[2]!, { static: leaves[3]!, residual: true }).backward(
+        gy,
+      ),
+    );
+    for (const t of leaves) t.zeroGrad();
+    Object.assign(convTuning, defaults);
+  };
+  // The op's pieces in sequence (each row adds one launch), to see what the whole op adds.
+  const y2 = output(backend, [B, T, D], 'f32');
+  const dx2 = output(backend, [B, T, D], 'f32');
+  const bChunks = chunking(B, T, convTuning.lowRankBackwardChunk);
+  const part2 = output(backend, [bChunks.numChunks * rowsOfPartials * D], 'f32');
+  const zSlice = zGradSlice(B, T, D, 2);
+  const zPart2 = output(backend, [Math.ceil(D / zSlice) * B * T * R], 'f32');
+  const fwdShape: Shape = {
+    L: convTuning.lowRankForwardChunk,
+    stageZ: 64,
+    stageX: convTuning.lowRankForwardStageX,
+  };
+  const bwdShape: Shape = {
+    L: convTuning.lowRankBackwardChunk,
+    stageZ: 64,
+    stageX: convTuning.lowRankStageX,
+  };
+  const steps: (() => void)[] = [
+    () => launchLowRankForward(rt, params('fused', fwdShape), inputs, y2, dims, chunking(B, T, fwdShape.L)),
+    () =>
+      launchLowRankTokenBackward(
+        rt,
+        params('fused', bwdShape),
+        gy,
+        inputs,
+        { dx: dx2, part: part2 },
+        { ...dims, rows: rowsOfPartials },
+        bChunks,
+      ),
+    () =>
+      launchLowRankZGrad(
+        rt,
+        { dtype: 'f32', W, R, docs: false, threads: Z_GRAD_THREADS, tokens: 2 },
+        gy,
+        inputs,
+        zPart2,
+        dims,
+        zSlice,
+      ),
+    () => {
+      sumPartials(rt, backend, zPart2, Math.ceil(D / zSlice), B * T * R, 'f32').dispose();
+      sumPartials(rt, backend, part2, bChunks.numChunks, rowsOfPartials * D, 'f32').dispose();
+    },
+  ];
+  const names = ['forward', '+ backward token loop', '+ dz', '+ partial sums'];
+  await compare(
+    'op fwd+bwd',
+    [
+      { shape: 'whole op through autograd (defaults)', run: withTuning({}) },
+      { shape: 'backward stageX 0', run: withTuning({ lowRankStageX: 0 }) },
+      ...steps.map((_, i) => ({
+        shape: names.slice(0, i + 1).join(' '),
+        run: () => steps.slice(0, i + 1).forEach((f) => f()),
+      })),
+      { shape: 'token loop alone', run: steps[1]! },
+      { shape: 'dz alone', run: steps[2]! },
+      { shape: 'token loop + dz', run: () => [steps[1]!, steps[2]!].forEach((f) => f()) },
+    ],
+    0,
+    5 * btd * 4,
+  );
+  for (const t of [y2, dx2, part2, zPart2]) t.dispose();
+}
 console.log(`device: ${deviceName}; B=${B} T=${T} D=${D} W=${W} R=${R} f32; copy ${copyGBs.toFixed(0)} GB/s`);
 console.table(rows);
 const json = flag('--json');

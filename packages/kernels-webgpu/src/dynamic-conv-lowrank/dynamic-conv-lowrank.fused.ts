@@ -149,7 +149,7 @@ export function dynamicConvLowRankFused(
     for (const mode of modes)
       launchLowRankTokenBackward(
         rt,
-        { ...p, backward: mode },
+        { ...pb, backward: mode },
         g,
         kept,
         { dx, part },
