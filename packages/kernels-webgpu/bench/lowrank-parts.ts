@@ -225,13 +225,13 @@ await compare(
   kFlops + 2 * W * btd + (W + 2 * R * W) * btd,
   3 * btd * 4,
 );
-const zPart = output(backend, [Math.ceil(D / 128) * B * T * R], 'f32');
-const interleaved = (tokens: number, slice: number): Candidate => ({
-  shape: `interleaved tokens=${tokens} slice=${slice}`,
+const zPart = output(backend, [Math.ceil(D / 64) * B * T * R], 'f32'); // room for the narrowest slice tried
+const interleaved = (tokens: number, slice: number, threads = Z_GRAD_THREADS): Candidate => ({
+  shape: `interleaved tokens=${tokens} threads=${threads} slice=${slice}`,
   run: () =>
     launchLowRankZGrad(
       rt,
-      { dtype: 'f32', W, R, docs: false, threads: Z_GRAD_THREADS, tokens },
+      { dtype: 'f32', W, R, docs: false, threads, tokens },
       gy,
       inputs,
       zPart,
@@ -239,12 +239,12 @@ const interleaved = (tokens: number, slice: number): Candidate => ({
       slice,
     ),
 });
-const tiled = (channels: number, slice: number): Candidate => ({
-  shape: `tiled channels=${channels} slice=${slice}`,
+const tiled = (channels: number, slice: number, threads = Z_GRAD_THREADS): Candidate => ({
+  shape: `tiled channels=${channels} threads=${threads} slice=${slice}`,
   run: () =>
     launchLowRankZGradTiled(
       rt,
-      { dtype: 'f32', W, R, docs: false, threads: Z_GRAD_THREADS, channels },
+      { dtype: 'f32', W, R, docs: false, threads, channels },
       gy,
       inputs,
       zPart,
@@ -254,7 +254,16 @@ const tiled = (channels: number, slice: number): Candidate => ({
 });
 await compare(
   'dz',
-  [interleaved(2, 256), tiled(8, 256), tiled(4, 256), tiled(8, 512), tiled(8, 128)],
+  [
+    interleaved(2, 256),
+    interleaved(1, 256, 128),
+    interleaved(1, 256, 256),
+    interleaved(1, 128, 128),
+    interleaved(1, 512, 128),
+    interleaved(1, 128, 256),
+    interleaved(1, 512, 256),
+    interleaved(1, 256, 64),
+  ],
   (W + 2 * R * W) * btd,
   2 * btd * 4,
 );

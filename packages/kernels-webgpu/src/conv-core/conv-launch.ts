@@ -47,8 +47,11 @@ export const convTuning = {
   lowRankForwardStageX: 8,
   /** Low-rank token loops: loads issued this many tokens ahead. */
   lowRankPrefetch: 1,
-  /** Low-rank dz kernel (interleaved layout): tokens per thread. */
-  lowRankZGradTokens: 2,
+  /**
+   * Low-rank dz kernel (interleaved layout): tokens per thread. H100, 128 threads: 1 → 0.319–0.325 ms
+   * (2 tokens × 64 threads, the old default: 0.409).
+   */
+  lowRankZGradTokens: 1,
   /**
    * Low-rank dz with the tiled kernel (4 consecutive tokens per thread, W <= 5). Off: on the
    * H100 it took 0.598 ms (8 channels per stage) / 0.433 (4) against the interleaved 0.408.

@@ -16,9 +16,9 @@ import {
 } from './dynamic-conv-lowrank.wgsl.js';
 import { type LowRankZGradTiledParams, zGradTiledBytes } from './zgrad-tiled.wgsl.js';
 
-export const Z_GRAD_THREADS = 64;
+export const Z_GRAD_THREADS = 128;
 /** Channels per dz slice: enough workgroups to fill the GPU; the slices are summed in a second pass. */
-const Z_GRAD_SLICE = 256;
+const Z_GRAD_SLICE = 512;
 
 /** Workgroups the backward token loop should launch at least (the H100 sweep's shape launches 1024 at L=512). */
 const MIN_BACKWARD_WORKGROUPS = 1024;
