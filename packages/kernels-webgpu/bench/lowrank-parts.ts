@@ -177,11 +177,10 @@ const defaults: Omit<Shape, 'L'> = {
 };
 const forwardShapes: Shape[] = [
   { L: convTuning.lowRankForwardChunk, ...defaults, stageX: convTuning.lowRankForwardStageX },
-  { L: 64, stageZ: 64, stageX: 16 },
-  { L: 64, stageZ: 64, stageX: 8 },
-  { L: 32, stageZ: 64, stageX: 16 },
-  { L: 128, stageZ: 64, stageX: 16 },
-  { L: 64, stageZ: 64, stageX: 16, prefetch: 2 },
+  { L: 64, stageZ: 64, stageX: 4 },
+  { L: 128, stageZ: 64, stageX: 8 },
+  { L: 128, stageZ: 64, stageX: 4 },
+  { L: 32, stageZ: 64, stageX: 8 },
 ];
 await compare(
   'forward',
@@ -226,12 +225,17 @@ await compare(
   3 * btd * 4,
 );
 const zPart = output(backend, [Math.ceil(D / 64) * B * T * R], 'f32'); // room for the narrowest slice tried
-const interleaved = (tokens: number, slice: number, threads = Z_GRAD_THREADS): Candidate => ({
-  shape: `interleaved tokens=${tokens} threads=${threads} slice=${slice}`,
+const interleaved = (
+  tokens: number,
+  slice: number,
+  threads = Z_GRAD_THREADS,
+  channels?: number,
+): Candidate => ({
+  shape: `interleaved tokens=${tokens} threads=${threads} slice=${slice} channels=${channels ?? 'fit'}`,
   run: () =>
     launchLowRankZGrad(
       rt,
-      { dtype: 'f32', W, R, docs: false, threads, tokens },
+      { dtype: 'f32', W, R, docs: false, threads, tokens, ...(channels ? { channels } : {}) },
       gy,
       inputs,
       zPart,
@@ -255,14 +259,10 @@ const tiled = (channels: number, slice: number, threads = Z_GRAD_THREADS): Candi
 await compare(
   'dz',
   [
-    interleaved(2, 256),
-    interleaved(1, 256, 128),
-    interleaved(1, 256, 256),
-    interleaved(1, 128, 128),
-    interleaved(1, 512, 128),
-    interleaved(1, 128, 256),
-    interleaved(1, 512, 256),
-    interleaved(1, 256, 64),
+    interleaved(1, 256),
+    interleaved(1, 256, 128, 16),
+    interleaved(1, 256, 128, 4),
+    interleaved(1, 256, 128, 12),
   ],
   (W + 2 * R * W) * btd,
   2 * btd * 4,
@@ -313,7 +313,7 @@ for (const t of [y, dx, part, zPart]) t.dispose();
   const dx2 = output(backend, [B, T, D], 'f32');
   const bChunks = chunking(B, T, convTuning.lowRankBackwardChunk);
   const part2 = output(backend, [bChunks.numChunks * rowsOfPartials * D], 'f32');
-  const zSlice = zGradSlice(B, T, D, 2);
+  const zSlice = zGradSlice(B, T, D, convTuning.lowRankZGradTokens);
   const zPart2 = output(backend, [Math.ceil(D / zSlice) * B * T * R], 'f32');
   const fwdShape: Shape = {
     L: convTuning.lowRankForwardChunk,
@@ -340,7 +340,7 @@ for (const t of [y, dx, part, zPart]) t.dispose();
     () =>
       launchLowRankZGrad(
         rt,
-        { dtype: 'f32', W, R, docs: false, threads: Z_GRAD_THREADS, tokens: 2 },
+        { dtype: 'f32', W, R, docs: false, threads: Z_GRAD_THREADS, tokens: convTuning.lowRankZGradTokens },
         gy,
         inputs,
         zPart2,

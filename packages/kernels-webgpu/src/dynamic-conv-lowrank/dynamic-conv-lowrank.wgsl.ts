@@ -134,10 +134,13 @@ export interface LowRankZGradParams {
    * shared-memory reads per FMA (and more accumulator registers).
    */
   readonly tokens: number;
+  /** Channels staged per step (default: zGradChannels' fit within 16 KiB). */
+  readonly channels?: number;
 }
 
 /** Channels staged per step: keeps the U slice near 4 KiB and the dy and x tiles near 12 KiB, so all stay within 16 KiB. */
 export const zGradChannels = (p: LowRankZGradParams): number =>
+  p.channels ??
   Math.max(
     1,
     Math.min(
@@ -148,7 +151,7 @@ export const zGradChannels = (p: LowRankZGradParams): number =>
   );
 
 export const lowRankZGradKey = (p: LowRankZGradParams): string =>
-  `dynamicConvLowRank.dz|${p.dtype}|W=${p.W}|R=${p.R}|docs=${p.docs ? 1 : 0}|threads=${p.threads}|tokens=${p.tokens}`;
+  `dynamicConvLowRank.dz|${p.dtype}|W=${p.W}|R=${p.R}|docs=${p.docs ? 1 : 0}|threads=${p.threads}|tokens=${p.tokens}|cc=${zGradChannels(p)}`;
 
 /**
  * Partial dz over one slice of channels: `part[slice, t, r] = Σ_w Σ_{c in slice}
