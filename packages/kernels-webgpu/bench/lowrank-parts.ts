@@ -360,11 +360,19 @@ for (const t of [y, dx, part, zPart]) t.dispose();
       { shape: 'backward stageX 0', run: withTuning({ lowRankStageX: 0 }) },
       ...steps.map((_, i) => ({
         shape: names.slice(0, i + 1).join(' '),
-        run: () => steps.slice(0, i + 1).forEach((f) => f()),
+        run: () => {
+          for (const f of steps.slice(0, i + 1)) f();
+        },
       })),
       { shape: 'token loop alone', run: steps[1]! },
       { shape: 'dz alone', run: steps[2]! },
-      { shape: 'token loop + dz', run: () => [steps[1]!, steps[2]!].forEach((f) => f()) },
+      {
+        shape: 'token loop + dz',
+        run: () => {
+          steps[1]!();
+          steps[2]!();
+        },
+      },
     ],
     0,
     5 * btd * 4,
