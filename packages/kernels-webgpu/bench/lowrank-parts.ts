@@ -177,10 +177,9 @@ const defaults: Omit<Shape, 'L'> = {
 };
 const forwardShapes: Shape[] = [
   { L: convTuning.lowRankForwardChunk, ...defaults, stageX: convTuning.lowRankForwardStageX },
-  { L: 64, stageZ: 64, stageX: 4 },
-  { L: 128, stageZ: 64, stageX: 8 },
-  { L: 128, stageZ: 64, stageX: 4 },
-  { L: 32, stageZ: 64, stageX: 8 },
+  { L: 64, stageZ: 64, stageX: 8, workgroup: 32 },
+  { L: 64, stageZ: 64, stageX: 16, workgroup: 32 },
+  { L: 32, stageZ: 64, stageX: 8, workgroup: 32 },
 ];
 await compare(
   'forward',
@@ -196,15 +195,10 @@ const maxChunks = chunking(B, T, 32).numChunks;
 const part = output(backend, [maxChunks * rowsOfPartials * D], 'f32');
 const backwardShapes: [LowRankKernelParams['backward'], Shape][] = [
   [convTuning.lowRankSplitBackward ? 'dx' : 'fused', { L: convTuning.lowRankBackwardChunk, ...defaults }],
-  ['fused', { L: 256, stageZ: 64, stageX: 16 }],
-  ['fused', { L: 256, stageZ: 64, stageX: 8 }],
-  ['fused', { L: 128, stageZ: 64, stageX: 16 }],
-  ['fused', { L: 512, stageZ: 64, stageX: 16 }],
-  ['fused', { L: 256, stageZ: 64, stageX: 16, workgroup: 128 }],
-  ['dx', { L: 256, stageZ: 64, stageX: 16 }],
-  ['params', { L: 256, stageZ: 64, stageX: 16 }],
-  ['dx', { L: 256, stageZ: 64, stageX: 8 }],
-  ['params', { L: 256, stageZ: 64, stageX: 8 }],
+  ['fused', { L: 512, stageZ: 64, stageX: 16, workgroup: 32 }],
+  ['fused', { L: 256, stageZ: 64, stageX: 16, workgroup: 32 }],
+  ['fused', { L: 512, stageZ: 64, stageX: 32, workgroup: 32 }],
+  ['fused', { L: 512, stageZ: 64, stageX: 8, workgroup: 32 }],
 ];
 await compare(
   'backward token loop',
