@@ -1,25 +1,8 @@
 import { type Backend, concat, narrow, type Tensor, tidy } from '@dynconv/tensor';
-import { createNodeWebGPUBackend } from '@dynconv/tensor/node';
-import { test as base, describe, expect } from 'vitest';
+import { describe, expect } from 'vitest';
 import { type ModelV1, transformer } from '../src/index.js';
+import { gpuTest, maxRelDiff } from './gpu-fixture.js';
 import { cpu, lmLoss, randomIds, randomizeParameters, tinyConfig } from './helpers.js';
-
-/** A worker-scoped WebGPU backend (Dawn: Vulkan on NVIDIA, llvmpipe elsewhere). */
-const gpuTest = base.extend('backend', { scope: 'worker' }, async ({}, { onCleanup }) => {
-  const backend = await createNodeWebGPUBackend();
-  onCleanup(() => backend.destroy());
-  return backend as Backend;
-});
-
-const maxRelDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  let scale = 0;
-  let diff = 0;
-  for (let i = 0; i < b.length; i++) {
-    scale = Math.max(scale, Math.abs(b[i]!));
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-  }
-  return a.length === b.length ? diff / Math.max(scale, 1e-12) : Number.POSITIVE_INFINITY;
-};
 
 /** Logits and every parameter gradient of one loss. */
 async function run(

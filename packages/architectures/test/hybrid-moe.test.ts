@@ -1,6 +1,5 @@
 import { type Backend, concat, narrow, noGrad, type Tensor, tidy, zerosLike } from '@dynconv/tensor';
-import { createNodeWebGPUBackend } from '@dynconv/tensor/node';
-import { test as base, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   decodeConfig,
   type HybridConfig,
@@ -11,24 +10,8 @@ import {
   moeLayerAttention,
   moeTransformer,
 } from '../src/index.js';
+import { gpuTest, maxRelDiff } from './gpu-fixture.js';
 import { cpu, lmLoss, randomIds, randomizeParameters } from './helpers.js';
-
-/** A worker-scoped WebGPU backend (Dawn: Vulkan on NVIDIA, llvmpipe elsewhere). */
-const gpuTest = base.extend('backend', { scope: 'worker' }, async ({}, { onCleanup }) => {
-  const backend = await createNodeWebGPUBackend();
-  onCleanup(() => backend.destroy());
-  return backend as Backend;
-});
-
-const maxRelDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  let scale = 0;
-  let diff = 0;
-  for (let i = 0; i < b.length; i++) {
-    scale = Math.max(scale, Math.abs(b[i]!));
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-  }
-  return a.length === b.length ? diff / Math.max(scale, 1e-12) : Number.POSITIVE_INFINITY;
-};
 
 const decodeError = (value: unknown): string => {
   try {

@@ -1,6 +1,5 @@
 import { type Backend, concat, narrow, type Tensor } from '@dynconv/tensor';
-import { createNodeWebGPUBackend } from '@dynconv/tensor/node';
-import { test as base, describe, expect } from 'vitest';
+import { describe, expect } from 'vitest';
 import {
   type ArchitectureV1,
   decodeConfig,
@@ -10,24 +9,8 @@ import {
   mamba2,
   moeTransformer,
 } from '../src/index.js';
+import { gpuTest, maxRelDiff } from './gpu-fixture.js';
 import { cpu, lmLoss, randomIds, randomizeParameters } from './helpers.js';
-
-/** A worker-scoped WebGPU backend (Dawn: Vulkan on NVIDIA, llvmpipe elsewhere). */
-const gpuTest = base.extend('backend', { scope: 'worker' }, async ({}, { onCleanup }) => {
-  const backend = await createNodeWebGPUBackend();
-  onCleanup(() => backend.destroy());
-  return backend as Backend;
-});
-
-const maxRelDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  let scale = 0;
-  let diff = 0;
-  for (let i = 0; i < b.length; i++) {
-    scale = Math.max(scale, Math.abs(b[i]!));
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-  }
-  return a.length === b.length ? diff / Math.max(scale, 1e-12) : Number.POSITIVE_INFINITY;
-};
 
 /** Logits, loss and every parameter gradient of one next-token loss. */
 async function run(model: ModelV1, ids: Tensor) {

@@ -22,6 +22,7 @@ import { createNodeWebGPUBackend } from '@dynconv/tensor/node';
 import { checkOp, type InputSpec } from '@dynconv/tensor/testing';
 import { convTuning } from '../src/conv-core/conv-launch.js';
 import { causalAttention, dynamicConvHeadwise, dynamicConvLowRank, shortConv } from '../src/index.js';
+import { gpuTimer } from './gpu-timer.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string): string | undefined => {
@@ -44,23 +45,7 @@ const info = rt.device.adapterInfo;
 const deviceName = `${info.vendor} ${info.architecture} ${info.description}`.trim();
 
 /** Median GPU milliseconds of `work` (timestamp queries, else wall clock), after a few warm-up runs. */
-async function timeMs(work: () => void): Promise<number> {
-  for (let i = 0; i < (small ? 1 : 5); i++) work();
-  await backend.sync();
-  const samples: number[] = [];
-  for (let i = 0; i < iters; i++) {
-    const gpu = await rt.timeGpu(work);
-    if (gpu !== null) samples.push(gpu);
-    else {
-      const t0 = performance.now();
-      work();
-      await backend.sync();
-      samples.push(performance.now() - t0);
-    }
-  }
-  samples.sort((a, b) => a - b);
-  return samples[Math.floor(samples.length / 2)]!;
-}
+const timeMs = gpuTimer(backend, rt, iters, small ? 1 : 5);
 
 /** Copy bandwidth: a vec4 copy of a [B, T, D] f32 tensor (bytes read + written). */
 async function copyGBs(): Promise<number> {

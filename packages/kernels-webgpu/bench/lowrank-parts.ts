@@ -31,6 +31,7 @@ import {
   type LowRankKernelParams,
   lowRankPartialRows,
 } from '../src/dynamic-conv-lowrank/dynamic-conv-lowrank.wgsl.js';
+import { gpuTimer } from './gpu-timer.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string): string | undefined => {
@@ -47,23 +48,7 @@ const rt = backend.runtime;
 const info = rt.device.adapterInfo;
 const deviceName = `${info.vendor} ${info.architecture} ${info.description}`.trim();
 
-async function timeMs(work: () => void): Promise<number> {
-  for (let i = 0; i < 3; i++) work();
-  await backend.sync();
-  const samples: number[] = [];
-  for (let i = 0; i < iters; i++) {
-    const gpu = await rt.timeGpu(work);
-    if (gpu !== null) samples.push(gpu);
-    else {
-      const t0 = performance.now();
-      work();
-      await backend.sync();
-      samples.push(performance.now() - t0);
-    }
-  }
-  samples.sort((a, b) => a - b);
-  return samples[Math.floor(samples.length / 2)]!;
-}
+const timeMs = gpuTimer(backend, rt, iters, 3);
 
 const param = (shape: number[], scale = 0.5) => tidy(() => randn(shape, { backend }).mul(scale));
 const inputs: LowRankInputs = {

@@ -108,10 +108,10 @@ export function launchLowRankTokenBackward(
   );
 }
 
-/** dz partials over channel slices of `slice` channels: `zPart [ceil(D/slice), B*T, R]`. */
-export function launchLowRankZGrad(
+/** One dz launch: a token-major grid of `tokensPerGroup`-token workgroups × the channel slices. */
+function dispatchZGrad(
   rt: KernelRuntime,
-  q: LowRankZGradParams,
+  kernel: { key: string; code: () => string; tokensPerGroup: number },
   gy: Tensor,
   inputs: LowRankInputs,
   zPart: Tensor,
@@ -119,11 +119,10 @@ export function launchLowRankZGrad(
   slice: number,
 ): void {
   const { B, T, D, W } = dims;
-  const tokenGroups = Math.ceil((B * T) / (q.tokens * q.threads));
-  const folded = foldGrid(tokenGroups, rt.maxWorkgroupsPerDimension);
+  const folded = foldGrid(Math.ceil((B * T) / kernel.tokensPerGroup), rt.maxWorkgroupsPerDimension);
   rt.dispatch({
-    pipelineKey: lowRankZGradKey(q),
-    makeCode: () => lowRankZGradWgsl(q),
+    pipelineKey: kernel.key,
+    makeCode: kernel.code,
     bindings: [
       bind(gy),
       bind(inputs.x),
@@ -136,6 +135,24 @@ export function launchLowRankZGrad(
   });
 }
 
+/** dz partials over channel slices of `slice` channels: `zPart [ceil(D/slice), B*T, R]`. */
+export function launchLowRankZGrad(
+  rt: KernelRuntime,
+  q: LowRankZGradParams,
+  gy: Tensor,
+  inputs: LowRankInputs,
+  zPart: Tensor,
+  dims: LowRankDims,
+  slice: number,
+): void {
+  const kernel = {
+    key: lowRankZGradKey(q),
+    code: () => lowRankZGradWgsl(q),
+    tokensPerGroup: q.tokens * q.threads,
+  };
+  dispatchZGrad(rt, kernel, gy, inputs, zPart, dims, slice);
+}
+
 /** dz partials with the tiled kernel (4 consecutive tokens per thread): same output as launchLowRankZGrad. */
 export function launchLowRankZGradTiled(
   rt: KernelRuntime,
@@ -146,19 +163,10 @@ export function launchLowRankZGradTiled(
   dims: LowRankDims,
   slice: number,
 ): void {
-  const { B, T, D, W } = dims;
-  const folded = foldGrid(Math.ceil((B * T) / zGradTiledTokens(q)), rt.maxWorkgroupsPerDimension);
-  rt.dispatch({
-    pipelineKey: lowRankZGradTiledKey(q),
-    makeCode: () => lowRankZGradTiledWgsl(q),
-    bindings: [
-      bind(gy),
-      bind(inputs.x),
-      bind(inputs.u),
-      ...(inputs.docStart ? [bind(inputs.docStart)] : []),
-      bind(zPart, true),
-    ],
-    uniforms: convUniforms.pack({ T, D, L: slice, WD: W * D, count: B * T, gridX: folded.gridX }),
-    workgroups: [folded.grid[0], folded.grid[1], Math.ceil(D / slice)],
-  });
+  const kernel = {
+    key: lowRankZGradTiledKey(q),
+    code: () => lowRankZGradTiledWgsl(q),
+    tokensPerGroup: zGradTiledTokens(q),
+  };
+  dispatchZGrad(rt, kernel, gy, inputs, zPart, dims, slice);
 }

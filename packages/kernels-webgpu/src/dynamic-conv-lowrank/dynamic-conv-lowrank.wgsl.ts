@@ -120,6 +120,24 @@ export const lowRankBackwardKey = (p: LowRankKernelParams): string =>
 export const lowRankForwardWgsl = (p: LowRankKernelParams): string => convForwardWgsl(p, source(p));
 export const lowRankBackwardWgsl = (p: LowRankKernelParams): string => convBackwardWgsl(p, source(p));
 
+/**
+ * WGSL staging the U slice of channels c0 .. c0+CC-1 into `uS` (vec4s over r,
+ * zero-padded past R and past cEnd): `uS[(j * W + w) * Q + q]` holds
+ * `U[4q .. 4q+3, w, c0 + j]`. Run by all N threads of a workgroup.
+ */
+export const stageUSlice = (CC: number, W: number, R: number, N: number): string => {
+  const Q = Math.ceil(R / 4);
+  const comps = ['x', 'y', 'z', 'w'];
+  return `for (var e = lid; e < ${CC * W * Q}u; e += ${N}u) {
+      let q = e % ${Q}u; let jw = e / ${Q}u; let w = jw % ${W}u; let j = jw / ${W}u;
+      var v = vec4<f32>(0.0);
+      if (c0 + j < cEnd) {
+        ${each(4, (k) => `if (q * 4u + ${k}u < ${R}u) { v.${comps[k]} = f32(ub[(q * 4u + ${k}u) * u.WD + w * u.D + c0 + j]); }`, '\n        ')}
+      }
+      uS[e] = v;
+    }`;
+};
+
 /** Compile-time parameters of the dz kernel. */
 export interface LowRankZGradParams {
   readonly dtype: 'f32' | 'f16';
@@ -213,14 +231,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       if (tBase + i >= ${W - 1}u && tBase + i - ${W - 1}u < u.count && c0 + j < cEnd) { v = f32(xb[(tBase + i - ${W - 1}u) * u.D + c0 + j]); }
       xS[i * ${stride}u + j] = v;
     }
-    for (var e = lid; e < ${CC * W * Q}u; e += ${N}u) {
-      let q = e % ${Q}u; let jw = e / ${Q}u; let w = jw % ${W}u; let j = jw / ${W}u;
-      var v = vec4<f32>(0.0);
-      if (c0 + j < cEnd) {
-        ${each(4, (k) => `if (q * 4u + ${k}u < ${R}u) { v.${comps[k]} = f32(ub[(q * 4u + ${k}u) * u.WD + w * u.D + c0 + j]); }`, '\n        ')}
-      }
-      uS[e] = v;
-    }
+    ${stageUSlice(CC, W, R, N)}
     workgroupBarrier();
     for (var j = 0u; j < ${CC}u; j++) {
       ${each(K, (k) => `let g${k} = gS[(lid + ${k * N}u) * ${stride}u + j];`, '\n      ')}

@@ -1,4 +1,5 @@
 import { convUniforms, each } from '../conv-core/conv-loop.wgsl.js';
+import { stageUSlice } from './dynamic-conv-lowrank.wgsl.js';
 
 /** Compile-time parameters of the tiled dz kernel. */
 export interface LowRankZGradTiledParams {
@@ -92,14 +93,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       if (c0 + j >= cEnd) { v = vec4<f32>(0.0); }
       xT[j * ${XS}u + i] = v;
     }
-    for (var e = lid; e < ${CC * W * Q}u; e += ${N}u) {
-      let q = e % ${Q}u; let jw = e / ${Q}u; let w = jw % ${W}u; let j = jw / ${W}u;
-      var v = vec4<f32>(0.0);
-      if (c0 + j < cEnd) {
-        ${each(4, (k) => `if (q * 4u + ${k}u < ${R}u) { v.${comps[k]} = f32(ub[(q * 4u + ${k}u) * u.WD + w * u.D + c0 + j]); }`, '\n        ')}
-      }
-      uS[e] = v;
-    }
+    ${stageUSlice(CC, W, R, N)}
     workgroupBarrier();
     for (var j = 0u; j < ${CC}u; j++) {
       let g4 = gT[j * ${GS}u + lid];
