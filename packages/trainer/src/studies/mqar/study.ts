@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { ExecutorSpec } from '../../sweep/grid.js';
 import { writeJsonl } from '../../sweep/results.js';
 import { executeStudyPlan, type StudyBackend } from '../common/execute-plan.js';
+import { studyStartedAt } from '../common/started-at.js';
 import { resolveStudyConfig } from '../common/study-config-file.js';
 import { planFromRuns } from '../common/study-plan.js';
 import { writeReport } from '../report/html-report.js';
@@ -45,7 +46,7 @@ export const runMqarStudy = async (options: MqarStudyOptions = {}): Promise<Mqar
   const config = resolveStudyConfig(MqarStudyConfig, MQAR_SIZES, options);
   const outDir = options.outDir ?? join('runs', 'studies', config.name);
   const log = options.log ?? ((line: string) => console.log(line));
-  const started = new Date();
+  const started = studyStartedAt(outDir);
   const plan = planFromRuns(
     config.name,
     mqarRuns(config),

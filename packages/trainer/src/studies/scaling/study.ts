@@ -3,6 +3,7 @@ import { readManifest } from '@dynconv/data';
 import type { ExecutorSpec } from '../../sweep/grid.js';
 import { writeJsonl } from '../../sweep/results.js';
 import { executeStudyPlan, type StudyBackend } from '../common/execute-plan.js';
+import { studyStartedAt } from '../common/started-at.js';
 import { resolveStudyConfig } from '../common/study-config-file.js';
 import { planFromRuns } from '../common/study-plan.js';
 import { writeReport } from '../report/html-report.js';
@@ -46,7 +47,7 @@ export const runScalingStudy = async (options: ScalingStudyOptions): Promise<Sca
   const config = resolveStudyConfig(ScalingStudyConfig, sizes, options);
   const outDir = options.outDir ?? join('runs', 'studies', config.name);
   const log = options.log ?? ((line: string) => console.log(line));
-  const started = new Date();
+  const started = studyStartedAt(outDir);
   const manifest = await readManifest(config.corpus);
   const plan = planFromRuns(
     config.name,
