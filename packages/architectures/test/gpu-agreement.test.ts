@@ -1,4 +1,4 @@
-import { type Backend, concat, narrow, type Tensor, tidy } from '@dynconv/tensor';
+import type { Tensor } from '@dynconv/tensor';
 import { describe, expect } from 'vitest';
 import { type ModelV1, transformer } from '../src/index.js';
 import { decodeInChunks, gpuTest, maxRelDiff } from './gpu-fixture.js';

@@ -1,4 +1,4 @@
-import { type Backend, concat, narrow, type Tensor } from '@dynconv/tensor';
+import type { Tensor } from '@dynconv/tensor';
 import { describe, expect } from 'vitest';
 import {
   type ArchitectureV1,

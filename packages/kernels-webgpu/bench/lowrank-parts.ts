@@ -14,7 +14,7 @@
  * Shape B=4, T=4096, D=2048, W=4, R=16, f32, static filter and residual (the DSC configuration).
  */
 import { writeFileSync } from 'node:fs';
-import { randn, type Tensor, tidy } from '@dynconv/tensor';
+import { randn, tidy } from '@dynconv/tensor';
 import { createNodeWebGPUBackend } from '@dynconv/tensor/node';
 import { output } from '../src/common/gpu.js';
 import { chunking, convTuning, sumPartials } from '../src/conv-core/conv-launch.js';
@@ -222,7 +222,7 @@ const interleaved = (
       slice,
     ),
 });
-const tiled = (channels: number, slice: number, threads = Z_GRAD_THREADS): Candidate => ({
+const _tiled = (channels: number, slice: number, threads = Z_GRAD_THREADS): Candidate => ({
   shape: `tiled channels=${channels} threads=${threads} slice=${slice}`,
   run: () =>
     launchLowRankZGradTiled(

@@ -20,8 +20,9 @@ export {
 } from './dynamic-conv-headwise/dynamic-conv-headwise.js';
 export { dynamicConvLowRank } from './dynamic-conv-lowrank/dynamic-conv-lowrank.js';
 export * from './linear-mixers.js';
+export { type CapacityGroupPlan, planCapacityGroups } from './moe/capacity-plan.js';
 export { combineGroups, type GroupPlan, gatherTokens, planGroups } from './moe/group-plan.js';
-export { groupedMatmul, groupedMatmulSupported } from './moe/grouped-matmul.js';
+export { type GroupedMatmulOptions, groupedMatmul, groupedMatmulSupported } from './moe/grouped-matmul.js';
 export { groupedMatmulRef } from './moe/grouped-matmul.ref.js';
 export { groupedSwiGLU } from './moe/moe.js';
 export { invertPermutation } from './moe/permutation.js';

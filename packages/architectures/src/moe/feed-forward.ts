@@ -139,8 +139,8 @@ export function makeMoeFeedForward(): {
     /**
      * Active FLOPs: the router (2·d·E) and k SwiGLU experts (6·d·F each).
      * Dropless dispatch runs exactly these (the N·k routed rows, grouped by
-     * expert); a capacity factor c runs E·⌈c·N·k/E⌉ ≈ c·k·N padded rows,
-     * whose padding is not useful work and not counted.
+     * expert); with a capacity factor the dropped rows are not multiplied, so
+     * it runs at most these.
      */
     forwardFlopsPerToken: (c, ctx) =>
       2 * ctx.dModel * c.numExperts + c.topK * 6 * ctx.dModel * c.expertHidden,

@@ -23,8 +23,9 @@ import {
 
 /**
  * Where each (token, slot) assignment goes in the padded expert buffer
- * `[E, C, D]` (the capacity-factor path of `moe`; dropless routing groups the
- * assignments instead, see `planGroups`).
+ * `[E, C, D]` (the fallback of `moe` where no grouped kernel exists; the
+ * grouped path sorts the assignments instead, see `planGroups` and
+ * `planCapacityGroups`, which keeps the same capacity priority).
  * Built on the device from the router's indices with static shapes only
  * (no read-back), so a training step stays one synchronous graph.
  *

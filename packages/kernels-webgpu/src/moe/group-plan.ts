@@ -38,7 +38,11 @@ export interface GroupPlan {
   readonly order: Tensor;
   /** `[N·k]` i32: sorted row → its token. */
   readonly tokenOfRow: Tensor;
-  /** `[E + 1]` i32: expert e owns sorted rows `[offsets[e], offsets[e + 1])`. */
+  /**
+   * `[E + 1]` i32: expert e owns sorted rows `[offsets[e], offsets[e + 1])`.
+   * `offsets[E]` is N·k here; a capacity plan (`planCapacityGroups`) ends
+   * the segments earlier and parks its dropped rows after them.
+   */
   readonly offsets: Tensor;
   /** `[E]` f32: assignments each expert received. */
   readonly tokensPerExpert: Tensor;
@@ -59,28 +63,47 @@ export function planGroups(indices: Tensor, numExperts: number): GroupPlan {
     const counts = sum(hit, -1); // [E]
     const ends = cumsum(counts, 0);
     const rows = add(indexSelect(sub(ends, counts), 0, expertOf), rank);
-    const order = invertPermutation(rows);
-    const tokenOfAssignment = tensor(
-      Int32Array.from({ length: A }, (_, a) => Math.floor(a / k)),
-      { shape: [A], dtype: 'i32', backend },
-    );
-    return {
-      numExperts,
-      topK: k,
-      tokens: N,
-      rows,
-      order,
-      tokenOfRow: indexSelect(tokenOfAssignment, 0, order),
-      offsets: concat([zeros([1], { dtype: 'i32', backend }), ends], 0),
-      tokensPerExpert: cast(counts, 'f32'),
-    };
+    return groupPlanFromRows(rows, ends, counts, N, k);
   });
+}
+
+/**
+ * Completes a plan from the assignment → row permutation `rows` `[N·k]`, the
+ * segment ends `[E]` and the per-expert arrival counts `[E]` (all i32):
+ * derives the inverse order, each row's token and the offsets. Call inside
+ * a `tidy`.
+ */
+export function groupPlanFromRows(
+  rows: Tensor,
+  ends: Tensor,
+  counts: Tensor,
+  N: number,
+  k: number,
+): GroupPlan {
+  const backend = rows.backend;
+  const order = invertPermutation(rows);
+  const tokenOfAssignment = tensor(
+    Int32Array.from({ length: N * k }, (_, a) => Math.floor(a / k)),
+    { shape: [N * k], dtype: 'i32', backend },
+  );
+  return {
+    numExperts: counts.shape[0]!,
+    topK: k,
+    tokens: N,
+    rows,
+    order,
+    tokenOfRow: indexSelect(tokenOfAssignment, 0, order),
+    offsets: concat([zeros([1], { dtype: 'i32', backend }), ends], 0),
+    tokensPerExpert: cast(counts, 'f32'),
+  };
 }
 
 /**
  * Copies each token row into the expert-sorted buffer: `[N, D]` →
  * `[N·k, D]` (row r holds token `tokenOfRow[r]`). Backward: each token sums
- * the gradients of its k rows, in slot order (a gather, no scatter).
+ * the gradients of its k rows, in slot order (a gather, no scatter); a
+ * dropped row's gradient is the zero the grouped matmul gives rows past
+ * `offsets[E]`.
  */
 export function gatherTokens(x: Tensor, plan: GroupPlan): Tensor {
   const { tokens: N, topK: k } = plan;
@@ -105,8 +128,10 @@ function permuteRows(src: Tensor, index: Tensor, inverse: Tensor): Tensor {
 
 /**
  * Combines the expert outputs of the sorted rows back into tokens:
- * `y_t = Σ_s w[t, s] · out[rows[t·k + s]]`, summed in slot order.
- * Differentiable w.r.t. the outputs and the weights.
+ * `y_t = Σ_s w[t, s] · out[rows[t·k + s]]`, summed in slot order. A dropped
+ * assignment reads its zero row past `offsets[E]`, so it adds nothing and
+ * its weight gets zero gradient. Differentiable w.r.t. the outputs and the
+ * weights.
  *
  * @param expertOut `[N·k, D]` in sorted-row order
  * @param weights `[N, k]` combine weights

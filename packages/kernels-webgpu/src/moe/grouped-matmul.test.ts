@@ -144,6 +144,78 @@ describe('groupedMatmul', () => {
   });
 });
 
+describe('groupedMatmul with a tail (rows past offsets[E] belong to no expert)', () => {
+  // 70 tail rows span two 64-row tiles; an empty expert sits in the middle.
+  const [K, M, off, R] = [5, 70, [0, 3, 3, 70], 140];
+  const E = off.length - 1;
+
+  it('CPU: segments like the dense reference, tail rows and their input gradient exactly zero', async () => {
+    const [xv, wv] = drawValues([{ shape: [R, K] }, { shape: [E, K, M] }], 21) as [number[], number[]];
+    const offsets = tensor(off, { dtype: 'i32', backend: cpuF64 });
+    const sp = [{ shape: [R, K] }, { shape: [E, K, M] }];
+    const grouped = await forwardBackward(cpuF64, sp, [xv, wv], ([x, w]) => [
+      groupedMatmul(x!, w!, offsets, { tail: true }),
+    ]);
+    const dense = await forwardBackward(cpuF64, sp, [xv, wv], ([x, w]) => [
+      groupedMatmulRef(x!, w!, offsets),
+    ]);
+    expect(Array.from(grouped.outputs[0]!.slice(0, 70 * M))).toEqual(hostGrouped(xv, wv, off, K, M));
+    expect(grouped.outputs[0]!.slice(70 * M).every((v) => v === 0)).toBe(true);
+    expect(grouped.grads[0]!.slice(70 * K).every((v) => v === 0)).toBe(true);
+    expect(maxRelDiff(grouped.outputs, dense.outputs)).toBeLessThan(1e-14);
+    expect(maxRelDiff(grouped.grads, dense.grads)).toBeLessThan(1e-14);
+    // Without the option a short plan is still an error.
+    expect(() =>
+      noGrad(() =>
+        groupedMatmul(
+          tensor(xv, { shape: [R, K], backend: cpuF64 }),
+          tensor(wv, { shape: [E, K, M], backend: cpuF64 }),
+          offsets,
+        ),
+      ),
+    ).toThrow(/offsets must rise from 0 to R=140/);
+    expect(() =>
+      groupedMatmul(
+        tensor(xv.slice(0, 60 * K), { shape: [60, K], backend: cpuF64 }),
+        tensor(wv, { shape: [E, K, M], backend: cpuF64 }),
+        offsets,
+        { tail: true },
+      ),
+    ).toThrow(/offsets must rise from 0 to at most R=60/);
+    offsets.dispose();
+  });
+
+  it('passes checkOp on the CPU (f32 vs f64, finite differences)', async () => {
+    await checkOp(
+      'groupedMatmul tail',
+      specs(9, 3, 4, [0, 2, 2, 5]),
+      ([x, w, o]) => groupedMatmul(x!, w!, o!, { tail: true }),
+      { backend: cpuF32, atol: 1e-5, rtol: 1e-5 },
+    );
+  });
+
+  gpuTest(
+    'on WebGPU the tail tiles write zeros (poisoned outputs) and match the float64 CPU op',
+    async ({ backend }) => {
+      await checkOp(
+        'groupedMatmul webgpu tail',
+        specs(R, K, M, off),
+        ([x, w, o]) => groupedMatmul(x!, w!, o!, { tail: true }),
+        { backend, fd: false, atol: 1e-4, rtol: 1e-4 },
+      );
+      const [xv, wv] = drawValues([{ shape: [R, K] }, { shape: [E, K, M] }], 22);
+      const sp = [{ shape: [R, K] }, { shape: [E, K, M] }];
+      const offsets = tensor(off, { dtype: 'i32', backend });
+      const gpu = await forwardBackward(backend, sp, [xv!, wv!], ([x, w]) => [
+        groupedMatmul(x!, w!, offsets, { tail: true }),
+      ]);
+      offsets.dispose();
+      expect(gpu.outputs[0]!.slice(70 * M).every((v) => v === 0)).toBe(true);
+      expect(gpu.grads[0]!.slice(70 * K).every((v) => v === 0)).toBe(true);
+    },
+  );
+});
+
 describe('invertPermutation', () => {
   const perm = [3, 0, 4, 1, 2];
   const inverse = [1, 3, 4, 0, 2];

@@ -7,6 +7,16 @@ import { hostReadable } from './host.js';
 
 const OP = 'groupedMatmul';
 
+export interface GroupedMatmulOptions {
+  /**
+   * Let the segments end before R (`offsets[E] ≤ R`): rows from `offsets[E]`
+   * on belong to no expert — the dropped assignments of a capacity plan —
+   * and get zero output and zero input gradient, at no multiply-adds.
+   * Without it the host requires `offsets[E] = R`, catching a short plan.
+   */
+  readonly tail?: boolean;
+}
+
 /**
  * Whether `groupedMatmul` runs on `backend` for `dtype`: WebGPU when the
  * device can run kernels on that dtype, or a host-readable backend (CPU).
@@ -44,8 +54,9 @@ export function checkGroupedMatmulArgs(x: Tensor, w: Tensor, offsets: Tensor) {
  * Grouped (per-expert) matmul, differentiable w.r.t. x and w:
  * `y[r] = x[r] · w[e]` for every row r of expert e's segment
  * `[offsets[e], offsets[e + 1])`. Each row is multiplied by its own expert's
- * matrix only, so the work is R·K·M multiply-adds whatever the segment
- * sizes (empty segments cost nothing and get a zero weight gradient).
+ * matrix only, so the work is offsets[E]·K·M multiply-adds whatever the
+ * segment sizes (empty segments cost nothing and get a zero weight
+ * gradient); rows past `offsets[E]` (only with `tail`) are zero.
  *
  * On WebGPU one kernel launch covers every expert (each workgroup finds its
  * segment from `offsets` on the device, so nothing is read back); on the
@@ -53,12 +64,18 @@ export function checkGroupedMatmulArgs(x: Tensor, w: Tensor, offsets: Tensor) {
  *
  * @param x `[R, K]` rows sorted by expert
  * @param w `[E, K, M]` stacked expert matrices
- * @param offsets i32 `[E + 1]`, rising from 0 to R (not checked on the GPU)
+ * @param offsets i32 `[E + 1]`, rising from 0 to R (to at most R with
+ *   `tail`; not checked on the GPU)
  * @returns `[R, M]`
  */
-export function groupedMatmul(x: Tensor, w: Tensor, offsets: Tensor): Tensor {
+export function groupedMatmul(
+  x: Tensor,
+  w: Tensor,
+  offsets: Tensor,
+  options: GroupedMatmulOptions = {},
+): Tensor {
   checkGroupedMatmulArgs(x, w, offsets);
   const rt = runtimeOf(x.backend);
   if (rt) return groupedMatmulFused(rt, x, w, offsets);
-  return groupedMatmulHost(hostReadable(x.backend)!, x, w, offsets);
+  return groupedMatmulHost(hostReadable(x.backend)!, x, w, offsets, options.tail ?? false);
 }

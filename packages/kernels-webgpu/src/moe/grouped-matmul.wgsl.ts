@@ -19,8 +19,11 @@ import { Uniforms } from '../common/uniforms.js';
  *
  * Row tiles of `xw`/`xwT` never straddle two experts: the schedule gives
  * expert e ⌈n_e / 64⌉ tiles, in expert order, and a workgroup finds its
- * (expert, first row) by walking `offsets`. The grid has ⌈R / 64⌉ + E row
- * slots (an upper bound of Σ_e ⌈n_e / 64⌉); the spare ones exit at once.
+ * (expert, first row) by walking `offsets`. Rows from `offsets[E]` to R (the
+ * dropped assignments of a capacity plan) belong to no expert: their
+ * ⌈(R − offsets[E]) / 64⌉ tiles come last and write zeros. The grid has
+ * ⌈R / 64⌉ + E row slots (an upper bound of the E + 1 segments' tiles); the
+ * spare ones exit at once.
  */
 
 export const GROUP_TILE = 64;
@@ -161,6 +164,13 @@ ${main} {
       }
       tiles += n;
     }
+    if (found.w == 0u) {
+      // Past the experts' segments: rows no expert owns get zero tiles (flag 2: no reduction).
+      let s = min(u32(max(offsets[u.E], 0)), u.R);
+      if (slot < tiles + (u.R - s + ${GROUP_TILE - 1}u) / ${GROUP_TILE}u) {
+        found = vec4<u32>(0u, s + (slot - tiles) * ${GROUP_TILE}u, u.R, 2u);
+      }
+    }
     seg = found;
   }
   let sg = workgroupUniformLoad(&seg);
@@ -168,11 +178,12 @@ ${main} {
   let e = sg.x;
   let row0 = sg.y;
   let rowEnd = sg.z;
+  let depth = select(u.L, 0u, sg.w == 2u);
   let col0 = wid.x * ${GROUP_TILE}u;
   let tx = lid % 16u;
   let ty = lid / 16u;
   ${accumulators}
-  for (var l0 = 0u; l0 < u.L; l0 += ${BK}u) {
+  for (var l0 = 0u; l0 < depth; l0 += ${BK}u) {
     for (var i = 0u; i < 4u; i++) {
       let v = lid + i * 256u;
       {

@@ -1,8 +1,9 @@
 import { fmtShape, matmul, mul, silu, type Tensor, TensorError, tidy, zeros } from '@dynconv/tensor';
 import { routerZLoss, switchLoadBalancingLoss } from './aux-losses.js';
+import { planCapacityGroups } from './capacity-plan.js';
 import { combineTokens, dispatchTokens, expertCapacity, planDispatch } from './dispatch.js';
-import { combineGroups, gatherTokens, planGroups } from './group-plan.js';
-import { groupedMatmul, groupedMatmulSupported } from './grouped-matmul.js';
+import { combineGroups, type GroupPlan, gatherTokens, planGroups } from './group-plan.js';
+import { type GroupedMatmulOptions, groupedMatmul, groupedMatmulSupported } from './grouped-matmul.js';
 import { moeRoute, type RouterOptions, type Routing } from './router.js';
 
 /** Stacked SwiGLU experts: `down(silu(x·gate) ⊙ (x·up))`. */
@@ -39,7 +40,9 @@ export interface MoeResult {
   capacity: number;
   /**
    * Rows the experts' SwiGLUs ran on, all experts together: N·k when
-   * dropless (grouped), E·capacity with a capacity factor (padded buffers).
+   * dropless; with a capacity factor at most min(N·k, E·capacity) (the kept
+   * assignments: the dropped ones are not multiplied). E·capacity on the
+   * padded fallback (no grouped kernel).
    */
   expertRows: number;
 }
@@ -93,36 +96,42 @@ export function expertsSwiGLU(tokens: Tensor, experts: ExpertWeights): Tensor {
 
 /**
  * SwiGLU of each expert on its segment of the expert-sorted rows:
- * `[R, D]` → `[R, D]`, three grouped matmuls (R·D·F multiply-adds each).
+ * `[R, D]` → `[R, D]`, three grouped matmuls (offsets[E]·D·F multiply-adds
+ * each); with `tail`, rows past `offsets[E]` come out zero (see `groupedMatmul`).
  *
- * @param offsets i32 `[E + 1]` segment bounds (see `planGroups`)
+ * @param offsets i32 `[E + 1]` segment bounds (see `planGroups`, `planCapacityGroups`)
  */
-export function groupedSwiGLU(rows: Tensor, experts: ExpertWeights, offsets: Tensor): Tensor {
-  return tidy(() =>
-    groupedMatmul(
-      mul(silu(groupedMatmul(rows, experts.gate, offsets)), groupedMatmul(rows, experts.up, offsets)),
-      experts.down,
-      offsets,
-    ),
-  );
+export function groupedSwiGLU(
+  rows: Tensor,
+  experts: ExpertWeights,
+  offsets: Tensor,
+  options: GroupedMatmulOptions = {},
+): Tensor {
+  return tidy(() => {
+    const gm = (a: Tensor, w: Tensor) => groupedMatmul(a, w, offsets, options);
+    // silu(0)·0 = 0 keeps the zero tail rows zero through the down projection.
+    return gm(mul(silu(gm(rows, experts.gate)), gm(rows, experts.up)), experts.down);
+  });
 }
 
 /**
  * A mixture-of-experts SwiGLU layer, differentiable on every backend: top-k
- * routing (`moeRoute`), then
+ * routing (`moeRoute`), then the N·k assignments are sorted by expert (a
+ * counting sort on the device), the routed token rows gathered into one
+ * `[N·k, D]` buffer, each expert's SwiGLU run on its segment only
+ * (`groupedSwiGLU`), and the outputs combined per token with the routing
+ * weights (`combineGroups`).
  *
- * - dropless (no `capacityFactor`): the N·k assignments are sorted by expert
- *   (`planGroups`, a counting sort on the device), the routed token rows
- *   gathered into one `[N·k, D]` buffer, each expert's SwiGLU run on its
- *   segment only (`groupedSwiGLU`), and the outputs combined per token with
- *   the routing weights (`combineGroups`). Work: N·k expert rows.
- * - with a capacity factor c: each expert gets a padded buffer of
- *   C = ⌈c·N·k/E⌉ rows (`planDispatch`/`dispatchTokens`, overflow dropped,
- *   first choices first), one batched matmul over `[E, C, ·]`, and the
- *   weighted combine (`combineTokens`). Work: E·C ≈ c·N·k rows.
+ * - dropless (no `capacityFactor`): `planGroups`. Work: N·k expert rows.
+ * - with a capacity factor c: `planCapacityGroups` keeps each expert's first
+ *   C = ⌈c·N·k/E⌉ assignments (first choices first, then tokens in order)
+ *   and parks the rest after the segments, where they get zero output and
+ *   zero gradient and are counted in `dropped`. Work: the kept rows,
+ *   ≤ min(N·k, E·C).
  *
  * Where no grouped kernel exists (f16 on a device without `shader-f16`),
- * dropless falls back to the padded path with C = N (E·N rows).
+ * both fall back to padded per-expert buffers (`planDispatch`), of C rows
+ * per expert (C = N when dropless: E·N rows).
  * Also returns the auxiliary losses and the routing counts.
  *
  * @param x `[N, D]` tokens
@@ -132,7 +141,8 @@ export function moe(x: Tensor, router: Tensor, experts: ExpertWeights, options: 
   const { N, E } = checkMoeArgs('moe', x, router, experts, options);
   const k = options.topK;
   const capacity = expertCapacity(N, k, E, options.capacityFactor);
-  const grouped = options.capacityFactor === undefined && groupedMatmulSupported(x.backend, x.dtype);
+  const dropless = options.capacityFactor === undefined;
+  const grouped = groupedMatmulSupported(x.backend, x.dtype);
   return tidy(() => {
     const logits = matmul(x, router);
     const routing = moeRoute(logits, options);
@@ -143,14 +153,16 @@ export function moe(x: Tensor, router: Tensor, experts: ExpertWeights, options: 
       capacity,
     };
     if (grouped) {
-      const plan = planGroups(routing.indices, E);
-      const out = groupedSwiGLU(gatherTokens(x, plan), experts, plan.offsets);
+      const plan: GroupPlan & { dropped?: Tensor } = dropless
+        ? planGroups(routing.indices, E)
+        : planCapacityGroups(routing.indices, E, capacity);
+      const out = groupedSwiGLU(gatherTokens(x, plan), experts, plan.offsets, { tail: !dropless });
       return {
         ...losses,
         y: combineGroups(out, routing.weights, plan),
         tokensPerExpert: plan.tokensPerExpert,
-        dropped: zeros([], { backend: x.backend }),
-        expertRows: N * k,
+        dropped: plan.dropped ?? zeros([], { backend: x.backend }),
+        expertRows: dropless ? N * k : Math.min(N * k, E * capacity),
       };
     }
     const plan = planDispatch(routing.indices, E, capacity);
