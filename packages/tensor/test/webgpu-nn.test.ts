@@ -163,6 +163,9 @@ describe('webgpu indexing', () => {
   test.for([
     [2, 7, 3, 1],
     [1, 257, 5, 1029],
+    // Many rows (the `rows` kernel): row groups past the end, inner chunk edges, several groups per chunk.
+    [2, 300, 130, 70],
+    [1, 600, 200, 300],
   ] as const)(
     'scatterAdd outer %i count %i size %i inner %i (deterministic order, zero rows)',
     async ([outer, count, size, inner], { backend }) => {

@@ -14,7 +14,7 @@ import {
   randomUniforms,
   randomWgsl,
 } from './kernels/fill.wgsl.js';
-import { gatherWgsl, indexUniforms, scatterAddWgsl } from './kernels/gather.wgsl.js';
+import { gatherWgsl, indexUniforms, SCATTER_ROWS, scatterAddWgsl } from './kernels/gather.wgsl.js';
 import { launchMatmul, type MatmulTuning } from './kernels/matmul.js';
 import { normBackwardKey, normBackwardWgsl, normKey, normWgsl } from './kernels/norm.wgsl.js';
 import { launchReduce } from './kernels/reduce.js';
@@ -527,7 +527,8 @@ export class WebGPUBackend implements Backend {
     if (src.dtype !== out.dtype)
       throw new TensorError('scatterAdd', `dtypes ${src.dtype} and ${out.dtype} differ`);
     const total = outer * size * inner;
-    const mode = inner >= 64 ? 'workgroup' : 'thread';
+    // Many rows (an embedding's vocabulary): scan the index list once per SCATTER_ROWS rows.
+    const mode = inner >= 64 ? (size >= SCATTER_ROWS ? 'rows' : 'workgroup') : 'thread';
     this.runtime.dispatch({
       pipelineKey: `scatteradd|${src.dtype}|${mode}`,
       makeCode: () => scatterAddWgsl(src.dtype, mode),
@@ -537,7 +538,12 @@ export class WebGPUBackend implements Backend {
         { buffer: gpuBufferOf(out), write: true },
       ],
       uniforms: indexUniforms.pack({ outer, size, inner, count, total }),
-      workgroups: mode === 'thread' ? Math.ceil(total / 256) : outer * size * Math.ceil(inner / 1024),
+      workgroups:
+        mode === 'thread'
+          ? Math.ceil(total / 256)
+          : mode === 'rows'
+            ? outer * Math.ceil(size / SCATTER_ROWS) * Math.ceil(inner / 256)
+            : outer * size * Math.ceil(inner / 1024),
     });
   }
 

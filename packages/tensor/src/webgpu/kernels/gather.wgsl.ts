@@ -33,13 +33,20 @@ fn main(${mainParams}) {
 
 /**
  * out[o, v, r] = sum over i (ascending) of src[o, i, r] where idx[i] == v.
- * Deterministic, no atomics: every output scans the whole index list.
- * `thread`: one thread per output element (small inner). `workgroup`: one
- * workgroup per (o, v, chunk of 1024 inner elements); the index list is
- * staged through shared memory in blocks of 256 and each thread accumulates
- * 4 inner elements.
+ * Deterministic, no atomics: every output scans the whole index list, and
+ * adds its matches in ascending i (the same order in every mode, so the
+ * modes agree to the bit). `thread`: one thread per output element (small
+ * inner). `workgroup`: one workgroup per (o, v, chunk of 1024 inner
+ * elements); the index list is staged through shared memory in blocks of 256
+ * and each thread accumulates 4 inner elements. `rows`: one workgroup per
+ * (o, SCATTER_ROWS consecutive v, chunk of 256 inner elements), one thread
+ * per inner element holding the rows' sums: the index list is scanned once
+ * per SCATTER_ROWS rows instead of once per row (an embedding backward at a
+ * 50k vocabulary scans it 50k times otherwise); matches are rare there, so
+ * the sums live in a private array indexed by row.
  */
-export const scatterAddWgsl = (dtype: DType, mode: 'thread' | 'workgroup'): string => {
+export const SCATTER_ROWS = 64;
+export const scatterAddWgsl = (dtype: DType, mode: 'thread' | 'workgroup' | 'rows'): string => {
   const ct = dtype === 'f16' ? 'f32' : dtype;
   const load = (e: string): string => (ct === dtype ? e : `${ct}(${e})`);
   const store = (e: string): string => (ct === dtype ? e : `${dtype}(${e})`);
@@ -63,6 +70,46 @@ fn main(${mainParams}) {
     if (idx[i] == v) { acc += ${load('src[(o * u.count + i) * u.inner + r]')}; }
   }
   out[t] = ${store('acc')};
+}`;
+  if (mode === 'rows')
+    return `${enableF16(dtype)}
+${indexUniforms.wgsl}
+@group(0) @binding(0) var<uniform> u: Params;
+@group(0) @binding(1) var<storage, read> src: array<${dtype}>;
+@group(0) @binding(2) var<storage, read> idx: array<i32>;
+@group(0) @binding(3) var<storage, read_write> out: array<${dtype}>;
+var<workgroup> block: array<i32, 256>;
+@compute @workgroup_size(256)
+fn main(${mainParams}) {
+  let w = ${linearWorkgroupIndex};
+  let chunks = (u.inner + 255u) / 256u;
+  let groups = (u.size + ${SCATTER_ROWS - 1}u) / ${SCATTER_ROWS}u;
+  if (w >= u.outer * groups * chunks) { return; }
+  let chunk = w % chunks;
+  let q = w / chunks;
+  let v0 = i32((q % groups) * ${SCATTER_ROWS}u);
+  let o = q / groups;
+  let r = chunk * 256u + lid;
+  let rr = min(r, u.inner - 1u);
+  var acc: array<${ct}, ${SCATTER_ROWS}>;
+  for (var i0 = 0u; i0 < u.count; i0 += 256u) {
+    block[lid] = select(-1, idx[min(i0 + lid, u.count - 1u)], i0 + lid < u.count);
+    workgroupBarrier();
+    let len = min(256u, u.count - i0);
+    for (var j = 0u; j < len; j++) {
+      let rel = block[j] - v0;
+      if (rel >= 0 && rel < ${SCATTER_ROWS}) {
+        acc[rel] += ${load('src[(o * u.count + i0 + j) * u.inner + rr]')};
+      }
+    }
+    workgroupBarrier();
+  }
+  if (r < u.inner) {
+    for (var k = 0; k < ${SCATTER_ROWS}; k++) {
+      let v = u32(v0 + k);
+      if (v < u.size) { out[(o * u.size + v) * u.inner + r] = ${store('acc[k]')}; }
+    }
+  }
 }`;
   return `${enableF16(dtype)}
 ${indexUniforms.wgsl}
