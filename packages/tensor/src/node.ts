@@ -166,6 +166,7 @@ export async function createNodeWebGPUBackend(
 }
 
 export { WebGPUBackend } from './webgpu/backend.js';
+export type { KernelTime } from './webgpu/dispatch-profiler.js';
 export { GpuRuntime } from './webgpu/runtime.js';
 
 export type BackendChoice = 'auto' | 'cpu' | 'webgpu';

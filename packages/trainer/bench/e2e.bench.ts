@@ -15,13 +15,15 @@
  * Env: E2E_LAYERS (12), E2E_DMODEL (768), E2E_HEADS (12), E2E_HIDDEN (2048),
  * E2E_VOCAB (50304), E2E_BATCH (8), E2E_SEQ (1024), E2E_STEPS (3 timed),
  * E2E_WARMUP (1), E2E_VARIANTS (plain,dsc), E2E_MODES (f32,mixed),
- * E2E_BUDGET_S (stop starting new configurations after this many seconds).
+ * E2E_BUDGET_S (stop starting new configurations after this many seconds),
+ * E2E_PROFILE=1 (after the timed steps, one more step with every dispatch
+ * timed on the GPU; prints the kernels by GPU time, grouped by pipeline key).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeConfig, type TransformerConfig, transformer } from '@dynconv/architectures';
 import { crossEntropy, noGrad, tensor, tidy } from '@dynconv/tensor';
-import { requestNodeGpuDevice, WebGPUBackend } from '@dynconv/tensor/node';
+import { type KernelTime, requestNodeGpuDevice, WebGPUBackend } from '@dynconv/tensor/node';
 import { AdamW } from '../src/optim/adamw.js';
 import { makeFusedAdamWUpdate } from '../src/optim/adamw-webgpu.js';
 import { clipScale, globalGradNorm } from '../src/optim/clip.js';
@@ -159,6 +161,10 @@ async function runConfig(b: WebGPUBackend, variant: Variant, mode: Mode, batch: 
     await b.sync();
     const ms = (performance.now() - t0) / steps;
     const after = rt.stats();
+    if (process.env.E2E_PROFILE === '1' && rt.startProfile()) {
+      await step();
+      printProfile(`${variant} ${mode}`, await rt.stopProfile(), ms);
+    }
     const flopsPerToken = transformer.flopsPerToken(config, seqLen);
     const tokensPerSec = (n * 1000) / ms;
     return {
@@ -187,6 +193,32 @@ async function runConfig(b: WebGPUBackend, variant: Variant, mode: Mode, batch: 
     b.tuning.matmul = {};
     rt.trim();
   }
+}
+
+/**
+ * The profiled step's GPU time by kernel family (the pipeline key up to its
+ * first '|'), largest first, beside the timed step's wall time. Keys are the
+ * kernels' own names (matmul variants, elementwise ops, conv/attention kernels).
+ */
+function printProfile(label: string, byKey: Map<string, KernelTime>, stepMs: number): void {
+  const families = new Map<string, { dispatches: number; ms: number; keys: number }>();
+  let total = 0;
+  for (const [key, t] of byKey) {
+    const family = key.split('|')[0]!;
+    const f = families.get(family) ?? { dispatches: 0, ms: 0, keys: 0 };
+    f.dispatches += t.dispatches;
+    f.ms += t.ms;
+    f.keys++;
+    families.set(family, f);
+    total += t.ms;
+  }
+  console.log(
+    `profile ${label}: ${total.toFixed(1)} ms of GPU time in dispatches (timed step ${stepMs.toFixed(1)} ms wall)`,
+  );
+  for (const [family, f] of [...families].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25))
+    console.log(
+      `  ${family.padEnd(34)} ${f.ms.toFixed(2).padStart(8)} ms  ${((100 * f.ms) / total).toFixed(1).padStart(5)} %  ${String(f.dispatches).padStart(5)} dispatches  ${f.keys} keys`,
+    );
 }
 
 async function main(): Promise<void> {

@@ -3,6 +3,7 @@
  */
 export { WebGPUBackend, type WebGPUBackendOptions } from './backend.js';
 export { gpuBufferOf, WebGPUBuffer } from './buffer.js';
+export type { KernelTime } from './dispatch-profiler.js';
 export { erfApprox, geluErf } from './kernels/erf.js';
 export { mathWgsl } from './kernels/math.wgsl.js';
 export type { MatmulTuning } from './kernels/matmul.js';

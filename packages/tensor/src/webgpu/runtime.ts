@@ -1,6 +1,7 @@
 import { GpuError } from '../errors.js';
 import { BindGroupCache } from './bind-group-cache.js';
 import { BufferPool } from './buffer-pool.js';
+import { DispatchProfiler, type KernelTime } from './dispatch-profiler.js';
 
 /**
  * One storage buffer of a dispatch. Bound whole at `@group(0) @binding(1 + i)`
@@ -157,6 +158,7 @@ export class GpuRuntime {
   private pass: GPUComputePassEncoder | null = null;
   private batchDispatches = 0;
   private timing: { querySet: GPUQuerySet; flushesAtStart: number } | null = null;
+  private profiler: DispatchProfiler | null = null;
 
   private errors: string[] = [];
   private pendingChecks: Promise<void>[] = [];
@@ -317,7 +319,11 @@ export class GpuRuntime {
     this.uniformUsed += slot;
 
     const bindGroup = this.bindGroups.get(entry.layout, layoutCode, slot, spec.bindings);
-    const pass = this.openPass();
+    if (this.profiler) {
+      if (this.profiler.full) this.flush();
+      this.endPass();
+    }
+    const pass = this.openPass(this.profiler?.nextPass(spec.pipelineKey));
     if (this.lastPipeline !== entry.pipeline) {
       pass.setPipeline(entry.pipeline);
       this.lastPipeline = entry.pipeline;
@@ -329,6 +335,7 @@ export class GpuRuntime {
     else pass.dispatchWorkgroups(x, y, z);
     this.batchDispatches++;
     this.dispatchCount++;
+    if (this.profiler) this.endPass();
   }
 
   /**
@@ -338,11 +345,8 @@ export class GpuRuntime {
   flush(extra?: (encoder: GPUCommandEncoder) => void): void {
     if (!this.encoder && !extra) return;
     const encoder = this.encoder ?? this.device.createCommandEncoder();
-    if (this.pass) {
-      this.pass.end();
-      this.pass = null;
-      this.lastPipeline = null;
-    }
+    this.endPass();
+    this.profiler?.resolveInto(encoder);
     if (this.timing) {
       encoder.resolveQuerySet(this.timing.querySet, 0, 2, this.timingResolve!, 0);
     }
@@ -364,6 +368,7 @@ export class GpuRuntime {
    * `timestamp-query` feature or when `work` caused a flush (split passes).
    */
   async timeGpu(work: () => void): Promise<number | null> {
+    if (this.profiler) throw new Error('timeGpu: a profile is running (stopProfile first)');
     if (!this.hasTimestamps) {
       work();
       return null;
@@ -393,6 +398,28 @@ export class GpuRuntime {
   }
   private timingQuerySet: GPUQuerySet | undefined;
   private timingResolve: GPUBuffer | undefined;
+
+  /**
+   * Starts timing every dispatch on the GPU (each gets its own compute pass
+   * with timestamps; needs `timestamp-query`). Returns false without it.
+   * Stop with {@link stopProfile}. Not combinable with {@link timeGpu}.
+   */
+  startProfile(): boolean {
+    if (!this.hasTimestamps) return false;
+    if (this.profiler || this.timing) throw new Error('startProfile: already profiling or timing');
+    this.flush();
+    this.profiler = new DispatchProfiler(this.device);
+    return true;
+  }
+
+  /** GPU milliseconds and dispatch count per pipeline key since {@link startProfile} (waits for the GPU). */
+  async stopProfile(): Promise<Map<string, KernelTime>> {
+    const profiler = this.profiler;
+    if (!profiler) throw new Error('stopProfile: not profiling');
+    this.flush();
+    this.profiler = null;
+    return profiler.finish();
+  }
 
   /** Counters: pipelines compiled, dispatches, submits, buffers. */
   stats(): RuntimeStats {
@@ -463,18 +490,27 @@ export class GpuRuntime {
     });
   }
 
-  private openPass(): GPUComputePassEncoder {
+  private endPass(): void {
+    if (!this.pass) return;
+    this.pass.end();
+    this.pass = null;
+    this.lastPipeline = null;
+  }
+
+  private openPass(profiled?: GPUComputePassDescriptor): GPUComputePassEncoder {
     if (this.pass) return this.pass;
     this.encoder ??= this.device.createCommandEncoder();
-    const descriptor: GPUComputePassDescriptor = this.timing
-      ? {
-          timestampWrites: {
-            querySet: this.timing.querySet,
-            beginningOfPassWriteIndex: 0,
-            endOfPassWriteIndex: 1,
-          },
-        }
-      : {};
+    const descriptor: GPUComputePassDescriptor = profiled
+      ? profiled
+      : this.timing
+        ? {
+            timestampWrites: {
+              querySet: this.timing.querySet,
+              beginningOfPassWriteIndex: 0,
+              endOfPassWriteIndex: 1,
+            },
+          }
+        : {};
     this.pass = this.encoder.beginComputePass(descriptor);
     return this.pass;
   }
