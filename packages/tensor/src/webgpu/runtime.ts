@@ -309,7 +309,12 @@ export class GpuRuntime {
     const slot = Math.ceil(Math.max(spec.uniforms.byteLength, 16) / this.uniformAlign) * this.uniformAlign;
     if (slot > 65536)
       throw new RangeError(`${spec.pipelineKey}: uniform block of ${spec.uniforms.byteLength} bytes`);
-    if (this.batchDispatches >= this.maxBatchDispatches || this.uniformUsed + slot > UNIFORM_CAPACITY)
+    // (A full profile batch flushes here too: after the uniforms are placed, a flush would lose them.)
+    if (
+      this.batchDispatches >= this.maxBatchDispatches ||
+      this.uniformUsed + slot > UNIFORM_CAPACITY ||
+      this.profiler?.full
+    )
       this.flush();
 
     const offset = this.uniformUsed;
@@ -319,10 +324,7 @@ export class GpuRuntime {
     this.uniformUsed += slot;
 
     const bindGroup = this.bindGroups.get(entry.layout, layoutCode, slot, spec.bindings);
-    if (this.profiler) {
-      if (this.profiler.full) this.flush();
-      this.endPass();
-    }
+    if (this.profiler) this.endPass();
     const pass = this.openPass(this.profiler?.nextPass(spec.pipelineKey));
     if (this.lastPipeline !== entry.pipeline) {
       pass.setPipeline(entry.pipeline);
