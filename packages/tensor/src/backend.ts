@@ -78,6 +78,78 @@ export type ReduceOp = 'sum' | 'max' | 'min' | 'argmax' | 'argmin';
 
 export type RandomKind = 'uniform' | 'normal' | 'bits';
 
+/** Arguments of {@link Backend.crossEntropy}: logits `[rows, n]`, i32 targets `[rows]`; writes losses and the row logsumexp `[rows]`. */
+export interface CrossEntropyArgs {
+  readonly logits: BackendBuffer;
+  readonly targets: BackendBuffer;
+  readonly rows: number;
+  readonly n: number;
+  readonly ignoreIndex: number;
+  readonly losses: BackendBuffer;
+  readonly lse: BackendBuffer;
+}
+
+/** Arguments of {@link Backend.crossEntropyBackward}: `g` is the upstream gradient per row `[rows]`; writes dlogits `[rows, n]`. */
+export interface CrossEntropyBackwardArgs {
+  readonly logits: BackendBuffer;
+  readonly targets: BackendBuffer;
+  readonly lse: BackendBuffer;
+  readonly g: BackendBuffer;
+  readonly rows: number;
+  readonly n: number;
+  readonly ignoreIndex: number;
+  readonly dlogits: BackendBuffer;
+}
+
+/** Arguments of {@link Backend.norm}: contiguous x `[rows, n]`, optional weight/bias `[n]`; writes out, `mean` (LayerNorm only, else null) and `rstd` `[rows]`. */
+export interface NormArgs {
+  readonly kind: 'rms' | 'layer';
+  readonly x: BackendBuffer;
+  readonly weight: BackendBuffer | null;
+  readonly bias: BackendBuffer | null;
+  readonly rows: number;
+  readonly n: number;
+  readonly eps: number;
+  readonly out: BackendBuffer;
+  readonly mean: BackendBuffer | null;
+  readonly rstd: BackendBuffer;
+}
+
+/** Arguments of {@link Backend.normBackward}: the forward's x, weight and stats, upstream dy; writes dx `[rows, n]`. */
+export interface NormBackwardArgs {
+  readonly kind: 'rms' | 'layer';
+  readonly x: BackendBuffer;
+  readonly weight: BackendBuffer | null;
+  readonly mean: BackendBuffer | null;
+  readonly rstd: BackendBuffer;
+  readonly dy: BackendBuffer;
+  readonly rows: number;
+  readonly n: number;
+  readonly dx: BackendBuffer;
+}
+
+/** Arguments of {@link Backend.gather}: x `[outer, size, inner]`, i32 idx `[count]`; writes out `[outer, count, inner]`. */
+export interface GatherArgs {
+  readonly x: BackendBuffer;
+  readonly idx: BackendBuffer;
+  readonly outer: number;
+  readonly size: number;
+  readonly inner: number;
+  readonly count: number;
+  readonly out: BackendBuffer;
+}
+
+/** Arguments of {@link Backend.scatterAdd}: src `[outer, count, inner]`, i32 idx `[count]`; writes out `[outer, size, inner]`. */
+export interface ScatterAddArgs {
+  readonly src: BackendBuffer;
+  readonly idx: BackendBuffer;
+  readonly outer: number;
+  readonly count: number;
+  readonly inner: number;
+  readonly size: number;
+  readonly out: BackendBuffer;
+}
+
 /**
  * The primitive kernels every backend implements. Tensor ops and their
  * gradients are built from these. Every output buffer is contiguous, starts
@@ -159,83 +231,29 @@ export interface Backend {
    * rows whose target equals `ignoreIndex` get loss 0. Writes losses `[rows]` and
    * the row logsumexp `[rows]` (for the backward).
    */
-  crossEntropy(
-    logits: BackendBuffer,
-    targets: BackendBuffer,
-    rows: number,
-    n: number,
-    ignoreIndex: number,
-    losses: BackendBuffer,
-    lse: BackendBuffer,
-  ): void;
+  crossEntropy(args: CrossEntropyArgs): void;
   /** dlogits[r, j] = g[r] * (softmax[r, j] - [j == target[r]]), 0 on ignored rows. */
-  crossEntropyBackward(
-    logits: BackendBuffer,
-    targets: BackendBuffer,
-    lse: BackendBuffer,
-    g: BackendBuffer,
-    rows: number,
-    n: number,
-    ignoreIndex: number,
-    dlogits: BackendBuffer,
-  ): void;
+  crossEntropyBackward(args: CrossEntropyBackwardArgs): void;
 
   /**
    * Row normalisation of contiguous `[rows, n]`: RMSNorm (`kind: 'rms'`) or
    * LayerNorm. `weight`/`bias` `[n]` optional. Writes `out` and per-row stats
    * `mean` (LayerNorm only; pass null for rms) and `rstd` `[rows]`.
    */
-  norm(
-    kind: 'rms' | 'layer',
-    x: BackendBuffer,
-    weight: BackendBuffer | null,
-    bias: BackendBuffer | null,
-    rows: number,
-    n: number,
-    eps: number,
-    out: BackendBuffer,
-    mean: BackendBuffer | null,
-    rstd: BackendBuffer,
-  ): void;
+  norm(args: NormArgs): void;
   /** dx of the normalisation above given dy (weight gradients are composed by the caller). */
-  normBackward(
-    kind: 'rms' | 'layer',
-    x: BackendBuffer,
-    weight: BackendBuffer | null,
-    mean: BackendBuffer | null,
-    rstd: BackendBuffer,
-    dy: BackendBuffer,
-    rows: number,
-    n: number,
-    dx: BackendBuffer,
-  ): void;
+  normBackward(args: NormBackwardArgs): void;
 
   /**
    * out[o, i, r] = x[o, idx[i], r] for contiguous x `[outer, size, inner]` and
    * i32 idx `[count]`; out `[outer, count, inner]`. Out-of-range indices write 0.
    */
-  gather(
-    x: BackendBuffer,
-    idx: BackendBuffer,
-    outer: number,
-    size: number,
-    inner: number,
-    count: number,
-    out: BackendBuffer,
-  ): void;
+  gather(args: GatherArgs): void;
   /**
    * out[o, v, r] = sum over i with idx[i] == v of src[o, i, r]; src `[outer, count, inner]`,
    * out `[outer, size, inner]` (fully written, zeros where nothing lands). Deterministic order.
    */
-  scatterAdd(
-    src: BackendBuffer,
-    idx: BackendBuffer,
-    outer: number,
-    count: number,
-    inner: number,
-    size: number,
-    out: BackendBuffer,
-  ): void;
+  scatterAdd(args: ScatterAddArgs): void;
   /** Inclusive prefix sum along the middle axis of contiguous `[outer, n, inner]`; `reverse` scans from the end. */
   cumsum(
     x: BackendBuffer,

@@ -3,7 +3,21 @@
  * backend and WebGPU. Browser-safe: Dawn for Node lives in `@dynconv/tensor/node`.
  */
 export { type BackwardFn, backward, GradNode, isGradEnabled, noGrad, record } from './autograd.js';
-export type { Backend, BackendBuffer, BinaryOp, RandomKind, ReduceOp, UnaryOp, View } from './backend.js';
+export type {
+  Backend,
+  BackendBuffer,
+  BinaryOp,
+  CrossEntropyArgs,
+  CrossEntropyBackwardArgs,
+  GatherArgs,
+  NormArgs,
+  NormBackwardArgs,
+  RandomKind,
+  ReduceOp,
+  ScatterAddArgs,
+  UnaryOp,
+  View,
+} from './backend.js';
 export { CpuBackend, type CpuBackendOptions } from './cpu/backend.js';
 export { getDefaultBackend, setDefaultBackend } from './device.js';
 export {

@@ -63,7 +63,7 @@ describe('webgpu cross-entropy', () => {
     const g = t.upload(gs);
     const losses = t.alloc(rows);
     const lse = t.alloc(rows);
-    backend.crossEntropy(x, tg, rows, n, ignore, losses, lse);
+    backend.crossEntropy({ logits: x, targets: tg, rows, n, ignoreIndex: ignore, losses, lse });
     const lses = rowsOf(xs, rows, n).map((row) => {
       const m = Math.max(...row);
       return m + Math.log(row.reduce((a, v) => a + Math.exp(v - m), 0));
@@ -76,7 +76,16 @@ describe('webgpu cross-entropy', () => {
     });
     expect(Number.isNaN(gotLoss[3])).toBe(true);
     const dx = t.alloc(rows * n);
-    backend.crossEntropyBackward(x, tg, lse, g, 3, n, ignore, dx); // the first 3 rows
+    backend.crossEntropyBackward({
+      logits: x,
+      targets: tg,
+      lse,
+      g,
+      rows: 3,
+      n,
+      ignoreIndex: ignore,
+      dlogits: dx,
+    }); // the first 3 rows
     const want: number[] = [];
     for (let r = 0; r < 3; r++)
       for (let j = 0; j < n; j++)
@@ -113,7 +122,7 @@ describe('webgpu norms', () => {
       const out = t.alloc(rows * n);
       const mean = kind === 'layer' ? t.alloc(rows) : null;
       const rstd = t.alloc(rows);
-      backend.norm(kind, x, w, b, rows, n, eps, out, mean, rstd);
+      backend.norm({ kind, x, weight: w, bias: b, rows, n, eps, out, mean, rstd });
       const wantOut: number[] = [];
       const wantDx: number[] = [];
       const means: number[] = [];
@@ -135,7 +144,7 @@ describe('webgpu norms', () => {
       expectClose(await t.read(rstd), rstds, { rtol: 1e-5 });
       if (mean) expectClose(await t.read(mean), means, { atol: 1e-6 });
       const dx = t.alloc(rows * n);
-      backend.normBackward(kind, x, w, mean, rstd, dy, rows, n, dx);
+      backend.normBackward({ kind, x, weight: w, mean, rstd, dy, rows, n, dx });
       expectClose(await t.read(dx), wantDx, { atol: 1e-5, rtol: 1e-4 });
       t.done();
     },
@@ -151,7 +160,7 @@ describe('webgpu indexing', () => {
     const x = t.upload(xs);
     const ib = t.upload(idx, 'i32');
     const out = t.alloc(outer * idx.length * inner);
-    backend.gather(x, ib, outer, size, inner, idx.length, out);
+    backend.gather({ x, idx: ib, outer, size, inner, count: idx.length, out });
     const want: number[] = [];
     for (let o = 0; o < outer; o++)
       for (const v of idx)
@@ -178,7 +187,7 @@ describe('webgpu indexing', () => {
       const sb = t.upload(src);
       const ib = t.upload(idx, 'i32');
       const out = t.alloc(outer * size * inner);
-      backend.scatterAdd(sb, ib, outer, count, inner, size, out);
+      backend.scatterAdd({ src: sb, idx: ib, outer, count, inner, size, out });
       const want = new Array(outer * size * inner).fill(0);
       for (let o = 0; o < outer; o++)
         for (let i = 0; i < count; i++)

@@ -1,4 +1,18 @@
-import type { Backend, BackendBuffer, BinaryOp, RandomKind, ReduceOp, UnaryOp, View } from '../backend.js';
+import type {
+  Backend,
+  BackendBuffer,
+  BinaryOp,
+  CrossEntropyArgs,
+  CrossEntropyBackwardArgs,
+  GatherArgs,
+  NormArgs,
+  NormBackwardArgs,
+  RandomKind,
+  ReduceOp,
+  ScatterAddArgs,
+  UnaryOp,
+  View,
+} from '../backend.js';
 import { type DType, roundF16, type TypedArray } from '../dtype.js';
 import { allocCpu, type CpuBuffer, cpuData, viewOffsets } from './buffer.js';
 import * as ew from './elementwise.js';
@@ -138,77 +152,23 @@ export class CpuBackend implements Backend {
   ): void {
     nn.softmaxBackward(y, dy, rows, n, dx, log);
   }
-  crossEntropy(
-    logits: BackendBuffer,
-    targets: BackendBuffer,
-    rows: number,
-    n: number,
-    ignoreIndex: number,
-    losses: BackendBuffer,
-    lse: BackendBuffer,
-  ): void {
-    nn.crossEntropy(logits, targets, rows, n, ignoreIndex, losses, lse);
+  crossEntropy(args: CrossEntropyArgs): void {
+    nn.crossEntropy(args);
   }
-  crossEntropyBackward(
-    logits: BackendBuffer,
-    targets: BackendBuffer,
-    lse: BackendBuffer,
-    g: BackendBuffer,
-    rows: number,
-    n: number,
-    ignoreIndex: number,
-    dlogits: BackendBuffer,
-  ): void {
-    nn.crossEntropyBackward(logits, targets, lse, g, rows, n, ignoreIndex, dlogits);
+  crossEntropyBackward(args: CrossEntropyBackwardArgs): void {
+    nn.crossEntropyBackward(args);
   }
-  norm(
-    kind: 'rms' | 'layer',
-    x: BackendBuffer,
-    weight: BackendBuffer | null,
-    bias: BackendBuffer | null,
-    rows: number,
-    n: number,
-    eps: number,
-    out: BackendBuffer,
-    mean: BackendBuffer | null,
-    rstd: BackendBuffer,
-  ): void {
-    nn.norm(kind, x, weight, bias, rows, n, eps, out, mean, rstd);
+  norm(args: NormArgs): void {
+    nn.norm(args);
   }
-  normBackward(
-    kind: 'rms' | 'layer',
-    x: BackendBuffer,
-    weight: BackendBuffer | null,
-    mean: BackendBuffer | null,
-    rstd: BackendBuffer,
-    dy: BackendBuffer,
-    rows: number,
-    n: number,
-    dx: BackendBuffer,
-  ): void {
-    nn.normBackward(kind, x, weight, mean, rstd, dy, rows, n, dx);
+  normBackward(args: NormBackwardArgs): void {
+    nn.normBackward(args);
   }
-  gather(
-    x: BackendBuffer,
-    idx: BackendBuffer,
-    outer: number,
-    size: number,
-    inner: number,
-    count: number,
-    out: BackendBuffer,
-  ): void {
-    ix.gather(x, idx, outer, size, inner, count, out);
+  gather(args: GatherArgs): void {
+    ix.gather(args);
   }
-  scatterAdd(
-    src: BackendBuffer,
-    idx: BackendBuffer,
-    outer: number,
-    count: number,
-    inner: number,
-    size: number,
-    out: BackendBuffer,
-  ): void {
-    ix.scatterAdd(src, idx, outer, count, inner, size, out);
+  scatterAdd(args: ScatterAddArgs): void {
+    ix.scatterAdd(args);
   }
   cumsum(
     x: BackendBuffer,

@@ -1,15 +1,8 @@
-import type { BackendBuffer } from '../backend.js';
+import type { BackendBuffer, GatherArgs, ScatterAddArgs } from '../backend.js';
 import { cpuData, finishF16 } from './buffer.js';
 
-export function gather(
-  x: BackendBuffer,
-  idx: BackendBuffer,
-  outer: number,
-  size: number,
-  inner: number,
-  count: number,
-  out: BackendBuffer,
-): void {
+export function gather(args: GatherArgs): void {
+  const { x, idx, outer, size, inner, count, out } = args;
   const X = cpuData(x);
   const I = cpuData(idx);
   const O = cpuData(out);
@@ -25,15 +18,8 @@ export function gather(
     }
 }
 
-export function scatterAdd(
-  src: BackendBuffer,
-  idx: BackendBuffer,
-  outer: number,
-  count: number,
-  inner: number,
-  size: number,
-  out: BackendBuffer,
-): void {
+export function scatterAdd(args: ScatterAddArgs): void {
+  const { src, idx, outer, count, inner, size, out } = args;
   const S = cpuData(src);
   const I = cpuData(idx);
   const O = cpuData(out);

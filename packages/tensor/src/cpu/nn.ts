@@ -1,4 +1,10 @@
-import type { BackendBuffer } from '../backend.js';
+import type {
+  BackendBuffer,
+  CrossEntropyArgs,
+  CrossEntropyBackwardArgs,
+  NormArgs,
+  NormBackwardArgs,
+} from '../backend.js';
 import { cpuData, finishF16 } from './buffer.js';
 
 export function softmax(x: BackendBuffer, rows: number, n: number, out: BackendBuffer, log: boolean): void {
@@ -38,15 +44,8 @@ export function softmaxBackward(
   finishF16(dx, rows * n);
 }
 
-export function crossEntropy(
-  logits: BackendBuffer,
-  targets: BackendBuffer,
-  rows: number,
-  n: number,
-  ignoreIndex: number,
-  losses: BackendBuffer,
-  lse: BackendBuffer,
-): void {
+export function crossEntropy(args: CrossEntropyArgs): void {
+  const { logits, targets, rows, n, ignoreIndex, losses, lse } = args;
   const X = cpuData(logits);
   const T = cpuData(targets);
   const L = cpuData(losses);
@@ -64,16 +63,8 @@ export function crossEntropy(
   }
 }
 
-export function crossEntropyBackward(
-  logits: BackendBuffer,
-  targets: BackendBuffer,
-  lse: BackendBuffer,
-  g: BackendBuffer,
-  rows: number,
-  n: number,
-  ignoreIndex: number,
-  dlogits: BackendBuffer,
-): void {
+export function crossEntropyBackward(args: CrossEntropyBackwardArgs): void {
+  const { logits, targets, lse, g, rows, n, ignoreIndex, dlogits } = args;
   const X = cpuData(logits);
   const T = cpuData(targets);
   const S = cpuData(lse);
@@ -89,18 +80,8 @@ export function crossEntropyBackward(
   finishF16(dlogits, rows * n);
 }
 
-export function norm(
-  kind: 'rms' | 'layer',
-  x: BackendBuffer,
-  weight: BackendBuffer | null,
-  bias: BackendBuffer | null,
-  rows: number,
-  n: number,
-  eps: number,
-  out: BackendBuffer,
-  mean: BackendBuffer | null,
-  rstd: BackendBuffer,
-): void {
+export function norm(args: NormArgs): void {
+  const { kind, x, weight, bias, rows, n, eps, out, mean, rstd } = args;
   const X = cpuData(x);
   const W = weight && cpuData(weight);
   const B = bias && cpuData(bias);
@@ -129,17 +110,8 @@ export function norm(
  * rms:   dx = rstd * (gw - xhat * mean(gw * xhat))
  * layer: dx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat)),  gw = dy * w
  */
-export function normBackward(
-  kind: 'rms' | 'layer',
-  x: BackendBuffer,
-  weight: BackendBuffer | null,
-  mean: BackendBuffer | null,
-  rstd: BackendBuffer,
-  dy: BackendBuffer,
-  rows: number,
-  n: number,
-  dx: BackendBuffer,
-): void {
+export function normBackward(args: NormBackwardArgs): void {
+  const { kind, x, weight, mean, rstd, dy, rows, n, dx } = args;
   const X = cpuData(x);
   const W = weight && cpuData(weight);
   const M = mean && cpuData(mean);

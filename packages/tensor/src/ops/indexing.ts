@@ -27,12 +27,28 @@ export function indexSelect(x: Tensor, axis: number, index: Tensor): Tensor {
   const shape = [...x.shape];
   shape[a] = count;
   const out = empty(backend, shape, x.dtype);
-  backend.gather(xc.storage.buffer, ic.storage.buffer, outer, size, inner, count, out.storage.buffer);
+  backend.gather({
+    x: xc.storage.buffer,
+    idx: ic.storage.buffer,
+    outer,
+    size,
+    inner,
+    count,
+    out: out.storage.buffer,
+  });
   xc.dispose();
   record('indexSelect', [x], [out], [ic], ([g], [si]) => {
     const gc = contiguous(g!);
     const dx = empty(backend, x.shape, x.dtype);
-    backend.scatterAdd(gc.storage.buffer, si!.storage.buffer, outer, count, inner, size, dx.storage.buffer);
+    backend.scatterAdd({
+      src: gc.storage.buffer,
+      idx: si!.storage.buffer,
+      outer,
+      count,
+      inner,
+      size,
+      out: dx.storage.buffer,
+    });
     return [dx];
   });
   ic.dispose();
@@ -57,15 +73,15 @@ export function scatterAdd(x: Tensor, axis: number, index: Tensor, src: Tensor):
   const sc = contiguous(src.detach());
   const ic = contiguous(index);
   const scattered = empty(backend, x.shape, x.dtype);
-  backend.scatterAdd(
-    sc.storage.buffer,
-    ic.storage.buffer,
+  backend.scatterAdd({
+    src: sc.storage.buffer,
+    idx: ic.storage.buffer,
     outer,
     count,
     inner,
     size,
-    scattered.storage.buffer,
-  );
+    out: scattered.storage.buffer,
+  });
   sc.dispose();
   const out = add(x.detach(), scattered);
   scattered.dispose();
@@ -173,15 +189,15 @@ export function topk(x: Tensor, k: number, axis = -1): { values: Tensor; indices
     const flatIdx = reshape(add(si!, reshape(offsets, [...outShape.slice(0, -1), 1])), [rows * k]);
     const gc = contiguous(g!);
     const dflat = empty(backend, [rows * n], x.dtype);
-    backend.scatterAdd(
-      gc.storage.buffer,
-      flatIdx.storage.buffer,
-      1,
-      rows * k,
-      1,
-      rows * n,
-      dflat.storage.buffer,
-    );
+    backend.scatterAdd({
+      src: gc.storage.buffer,
+      idx: flatIdx.storage.buffer,
+      outer: 1,
+      count: rows * k,
+      inner: 1,
+      size: rows * n,
+      out: dflat.storage.buffer,
+    });
     return [permute(reshape(dflat, c.shape), inverse)];
   });
   const pv = permute(values, inverse);

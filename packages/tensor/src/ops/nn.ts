@@ -83,28 +83,28 @@ export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntr
   const tc = contiguous(targets);
   const losses = empty(backend, [rows], 'f32');
   const lse = empty(backend, [rows], 'f32');
-  backend.crossEntropy(
-    lc.storage.buffer,
-    tc.storage.buffer,
+  backend.crossEntropy({
+    logits: lc.storage.buffer,
+    targets: tc.storage.buffer,
     rows,
     n,
     ignoreIndex,
-    losses.storage.buffer,
-    lse.storage.buffer,
-  );
+    losses: losses.storage.buffer,
+    lse: lse.storage.buffer,
+  });
   record('crossEntropy', [lc], [losses], [lc, tc, lse], ([g], [sl, st, slse]) => {
     const gc = contiguous(g!);
     const d = empty(backend, [rows, n], lc.dtype);
-    backend.crossEntropyBackward(
-      sl!.storage.buffer,
-      st!.storage.buffer,
-      slse!.storage.buffer,
-      gc.storage.buffer,
+    backend.crossEntropyBackward({
+      logits: sl!.storage.buffer,
+      targets: st!.storage.buffer,
+      lse: slse!.storage.buffer,
+      g: gc.storage.buffer,
       rows,
       n,
       ignoreIndex,
-      d.storage.buffer,
-    );
+      dlogits: d.storage.buffer,
+    });
     return [d];
   });
   lse.dispose();
@@ -152,18 +152,18 @@ const normImpl = (
   const y = empty(backend, x.shape, x.dtype);
   const mean = kind === 'layer' ? empty(backend, [rows], 'f32') : null;
   const rstd = empty(backend, [rows], 'f32');
-  backend.norm(
+  backend.norm({
     kind,
-    xc.storage.buffer,
-    wc?.storage.buffer ?? null,
-    bc?.storage.buffer ?? null,
+    x: xc.storage.buffer,
+    weight: wc?.storage.buffer ?? null,
+    bias: bc?.storage.buffer ?? null,
     rows,
     n,
     eps,
-    y.storage.buffer,
-    mean?.storage.buffer ?? null,
-    rstd.storage.buffer,
-  );
+    out: y.storage.buffer,
+    mean: mean?.storage.buffer ?? null,
+    rstd: rstd.storage.buffer,
+  });
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   const saved = [xc, rstd, ...(mean ? [mean] : []), ...(wc ? [wc] : [])];
   record(op, inputs, [y], saved, ([g], s) => {
@@ -172,17 +172,17 @@ const normImpl = (
     const sw = wc ? s[mean ? 3 : 2]! : null;
     const gc = contiguous(g!);
     const dx = empty(backend, x.shape, x.dtype);
-    backend.normBackward(
+    backend.normBackward({
       kind,
-      sx.storage.buffer,
-      sw?.storage.buffer ?? null,
-      smean?.storage.buffer ?? null,
-      srstd.storage.buffer,
-      gc.storage.buffer,
+      x: sx.storage.buffer,
+      weight: sw?.storage.buffer ?? null,
+      mean: smean?.storage.buffer ?? null,
+      rstd: srstd.storage.buffer,
+      dy: gc.storage.buffer,
       rows,
       n,
-      dx.storage.buffer,
-    );
+      dx: dx.storage.buffer,
+    });
     const grads: (Tensor | null)[] = [dx];
     if (weight) {
       const x2 = reshape(sx, [rows, n]);

@@ -1,4 +1,18 @@
-import type { Backend, BackendBuffer, BinaryOp, RandomKind, ReduceOp, UnaryOp, View } from '../backend.js';
+import type {
+  Backend,
+  BackendBuffer,
+  BinaryOp,
+  CrossEntropyArgs,
+  CrossEntropyBackwardArgs,
+  GatherArgs,
+  NormArgs,
+  NormBackwardArgs,
+  RandomKind,
+  ReduceOp,
+  ScatterAddArgs,
+  UnaryOp,
+  View,
+} from '../backend.js';
 import { byteSize, type DType, f16BitsToF32, f32ToF16Bits, type TypedArray } from '../dtype.js';
 import { GpuError, TensorError } from '../errors.js';
 import { gpuBufferOf, WebGPUBuffer } from './buffer.js';
@@ -379,31 +393,16 @@ export class WebGPUBackend implements Backend {
     );
   }
 
-  crossEntropy(
-    logits: BackendBuffer,
-    targets: BackendBuffer,
-    rows: number,
-    n: number,
-    ignoreIndex: number,
-    losses: BackendBuffer,
-    lse: BackendBuffer,
-  ): void {
+  crossEntropy(args: CrossEntropyArgs): void {
+    const { logits, targets, rows, n, ignoreIndex, losses, lse } = args;
     const p = { x: logits.dtype, wg: rowWorkgroup(n) };
     this.rows(`xent|${p.x}|wg${p.wg}`, () => crossEntropyWgsl(p), rows, n, [logits, targets], [losses, lse], {
       ignore: ignoreIndex,
     });
   }
 
-  crossEntropyBackward(
-    logits: BackendBuffer,
-    targets: BackendBuffer,
-    lse: BackendBuffer,
-    g: BackendBuffer,
-    rows: number,
-    n: number,
-    ignoreIndex: number,
-    dlogits: BackendBuffer,
-  ): void {
+  crossEntropyBackward(args: CrossEntropyBackwardArgs): void {
+    const { logits, targets, lse, g, rows, n, ignoreIndex, dlogits } = args;
     const p = { x: logits.dtype, g: g.dtype, dx: dlogits.dtype, wg: rowWorkgroup(n) };
     this.rows(
       `xentbwd|${p.x},${p.g}>${p.dx}|wg${p.wg}`,
@@ -416,18 +415,8 @@ export class WebGPUBackend implements Backend {
     );
   }
 
-  norm(
-    kind: 'rms' | 'layer',
-    x: BackendBuffer,
-    weight: BackendBuffer | null,
-    bias: BackendBuffer | null,
-    rows: number,
-    n: number,
-    eps: number,
-    out: BackendBuffer,
-    mean: BackendBuffer | null,
-    rstd: BackendBuffer,
-  ): void {
+  norm(args: NormArgs): void {
+    const { kind, x, weight, bias, rows, n, eps, out, mean, rstd } = args;
     if (kind === 'layer' && !mean) throw new TensorError('norm', 'layer norm needs a mean buffer');
     const p = {
       kind,
@@ -442,17 +431,8 @@ export class WebGPUBackend implements Backend {
     this.rows(normKey(p), () => normWgsl(p), rows, n, inputs, outputs, { eps });
   }
 
-  normBackward(
-    kind: 'rms' | 'layer',
-    x: BackendBuffer,
-    weight: BackendBuffer | null,
-    mean: BackendBuffer | null,
-    rstd: BackendBuffer,
-    dy: BackendBuffer,
-    rows: number,
-    n: number,
-    dx: BackendBuffer,
-  ): void {
+  normBackward(args: NormBackwardArgs): void {
+    const { kind, x, weight, mean, rstd, dy, rows, n, dx } = args;
     if (kind === 'layer' && !mean) throw new TensorError('normBackward', 'layer norm needs the mean buffer');
     const p = {
       kind,
@@ -491,15 +471,8 @@ export class WebGPUBackend implements Backend {
 
   // ------------------------------------------------------------ indexing
 
-  gather(
-    x: BackendBuffer,
-    idx: BackendBuffer,
-    outer: number,
-    size: number,
-    inner: number,
-    count: number,
-    out: BackendBuffer,
-  ): void {
+  gather(args: GatherArgs): void {
+    const { x, idx, outer, size, inner, count, out } = args;
     const total = outer * count * inner;
     if (x.dtype !== out.dtype) throw new TensorError('gather', `dtypes ${x.dtype} and ${out.dtype} differ`);
     this.runtime.dispatch({
@@ -515,15 +488,8 @@ export class WebGPUBackend implements Backend {
     });
   }
 
-  scatterAdd(
-    src: BackendBuffer,
-    idx: BackendBuffer,
-    outer: number,
-    count: number,
-    inner: number,
-    size: number,
-    out: BackendBuffer,
-  ): void {
+  scatterAdd(args: ScatterAddArgs): void {
+    const { src, idx, outer, count, inner, size, out } = args;
     if (src.dtype !== out.dtype)
       throw new TensorError('scatterAdd', `dtypes ${src.dtype} and ${out.dtype} differ`);
     const total = outer * size * inner;
