@@ -1,11 +1,7 @@
 import { gatedDeltaRule, gatedDeltaStep } from '@dynconv/kernels-webgpu';
 import {
-  convGenerator,
-  convStream,
-  fusedLinear,
   initLinear,
   initRMSNorm,
-  initShortConv,
   type Linear,
   type RMSNorm,
   type ShortConv,
@@ -27,11 +23,8 @@ import {
 import { linearParams, shortConvFlops, shortConvParams } from '../../blocks/counts.js';
 import { initALog, initDtBias } from '../linear-common/decay-init.js';
 import { l2Normalize, normGateProject } from '../linear-common/norms.js';
-import {
-  initQkvMixerCaches,
-  qkvMixerCacheShapes,
-  QKV_STREAMS as STREAMS,
-} from '../linear-common/qkv-caches.js';
+import { initQkvMixerCaches, qkvMixerCacheShapes } from '../linear-common/qkv-caches.js';
+import { initQkvConvs, projectQkv } from '../linear-common/qkv-streams.js';
 import { gatedDeltaFlopsPerToken } from '../linear-common/scan-flops.js';
 import { mixers } from '../registry.js';
 import type { MixerV1 } from '../types.js';
@@ -107,11 +100,7 @@ export const gatedDeltaNetMixer: MixerV1<GatedDeltaNetMixerConfig, GatedDeltaNet
       o_proj: initLinear({ ...o, inFeatures: d.valueDim, outFeatures: ctx.dModel, init: ctx.outStd }),
     };
     if (c.useGate) p.g_proj = lin(d.valueDim);
-    if (d.conv) {
-      const widths = { q: d.keyDim, k: d.keyDim, v: d.valueDim };
-      for (const s of STREAMS)
-        p[`${s}_conv`] = initShortConv(d.conv, { ...o, channels: widths[s], generatorDim: ctx.dModel });
-    }
+    Object.assign(p, initQkvConvs(d, o, ctx.dModel));
     return p;
   },
 
@@ -119,14 +108,9 @@ export const gatedDeltaNetMixer: MixerV1<GatedDeltaNetMixerConfig, GatedDeltaNet
     tidy(() => {
       const { nHeads: H, headK: K, headV: V, chunkSize } = p.dims;
       const [B, T] = x.shape as [number, number];
-      const convs = [p.q_conv, p.k_conv, p.v_conv];
-      const generators = convs.map((c) => (c ? convGenerator(c) : null));
-      // Every projection reading x, plus the DSC generators: one matmul.
       const projections = [p.q_proj, p.k_proj, p.v_proj, p.a_proj, p.b_proj, ...(p.g_proj ? [p.g_proj] : [])];
-      const outs = fusedLinear([...projections, ...generators.filter((g): g is Linear => g !== null)], x);
-      let next = projections.length;
-      const z = generators.map((g) => (g ? outs[next++] : undefined));
-      const [q, k, v] = STREAMS.map((s, i) => silu(convStream(`${s}_conv`, convs[i], outs[i]!, z[i], mode)));
+      const { outs, convolved } = projectQkv(p, projections, x, mode);
+      const [q, k, v] = convolved.map((y) => silu(y));
       const heads = (t: Tensor, n: number) => reshape(t, [B, T, H, n]);
       const qh = l2Normalize(heads(q!, K));
       const kh = l2Normalize(heads(k!, K));

@@ -1,11 +1,7 @@
 import { gla, glaStep } from '@dynconv/kernels-webgpu';
 import {
-  convGenerator,
-  convStream,
-  fusedLinear,
   initLinear,
   initRMSNorm,
-  initShortConv,
   type Linear,
   linear,
   type RMSNorm,
@@ -15,11 +11,8 @@ import {
 import { div, neg, reshape, silu, softplus, type Tensor, tidy, unsqueeze, zeros } from '@dynconv/tensor';
 import { linearParams, shortConvFlops, shortConvParams } from '../../blocks/counts.js';
 import { normGateProject } from '../linear-common/norms.js';
-import {
-  initQkvMixerCaches,
-  qkvMixerCacheShapes,
-  QKV_STREAMS as STREAMS,
-} from '../linear-common/qkv-caches.js';
+import { initQkvMixerCaches, qkvMixerCacheShapes } from '../linear-common/qkv-caches.js';
+import { initQkvConvs, projectQkv } from '../linear-common/qkv-streams.js';
 import { glaFlopsPerToken } from '../linear-common/scan-flops.js';
 import { mixers } from '../registry.js';
 import type { MixerV1 } from '../types.js';
@@ -83,11 +76,7 @@ export const glaMixer: MixerV1<GlaMixerConfig, GlaMixerParams> = {
       o_proj: initLinear({ ...o, inFeatures: d.valueDim, outFeatures: ctx.dModel, init: ctx.outStd }),
     };
     if (c.useOutputGate) p.g_proj = lin(d.valueDim);
-    if (d.conv) {
-      const widths = { q: d.keyDim, k: d.keyDim, v: d.valueDim };
-      for (const s of STREAMS)
-        p[`${s}_conv`] = initShortConv(d.conv, { ...o, channels: widths[s], generatorDim: ctx.dModel });
-    }
+    Object.assign(p, initQkvConvs(d, o, ctx.dModel));
     return p;
   },
 
@@ -95,17 +84,11 @@ export const glaMixer: MixerV1<GlaMixerConfig, GlaMixerParams> = {
     tidy(() => {
       const { nHeads: H, headK: K, headV: V, chunkSize } = p.dims;
       const [B, T] = x.shape as [number, number];
-      const convs = [p.q_conv, p.k_conv, p.v_conv];
-      const generators = convs.map((c) => (c ? convGenerator(c) : null));
       // Every projection reading x (the decay's first factor too), plus DSC generators: one matmul.
       const projections = [p.q_proj, p.k_proj, p.v_proj, p.gk_proj[0], ...(p.g_proj ? [p.g_proj] : [])];
-      const outs = fusedLinear([...projections, ...generators.filter((g): g is Linear => g !== null)], x);
-      let next = projections.length;
-      const z = generators.map((g) => (g ? outs[next++] : undefined));
-      const [q, k, v] = STREAMS.map((s, i) => {
-        const y = convStream(`${s}_conv`, convs[i], outs[i]!, z[i], mode);
-        return convs[i] ? silu(y) : y;
-      });
+      const { outs, convolved } = projectQkv(p, projections, x, mode);
+      const convs = [p.q_conv, p.k_conv, p.v_conv];
+      const [q, k, v] = convolved.map((y, i) => (convs[i] ? silu(y) : y));
       const heads = (t: Tensor, n: number) => reshape(t, [B, T, H, n]);
       // logsigmoid(u) = −softplus(−u)
       const gk = div(neg(softplus(neg(linear(p.gk_proj[1], outs[3]!)))), p.gateLogitNormalizer);
