@@ -1,4 +1,4 @@
-import type { ALoad, BLoad } from './matmul.wgsl.js';
+import type { ALoad, BLoad, Staging } from './matmul.wgsl.js';
 import { matmulUniforms } from './matmul.wgsl.js';
 
 /**
@@ -162,12 +162,6 @@ const store = (syntax: SgMatSyntax, ptr: string, offset: string, value: string, 
   syntax.builtins === 'template'
     ? `subgroupMatrixStore<row_major>(${ptr}, ${offset}, ${value}, ${stride})`
     : `subgroupMatrixStore(${ptr}, ${offset}, ${value}, false, ${stride})`;
-
-interface Staging {
-  readonly regs: string[];
-  readonly load: string[];
-  readonly store: string[];
-}
 
 /**
  * Global -> registers -> shared staging of one operand. `mode` k4/k1: global

@@ -66,7 +66,8 @@ export const matmulTile = (p: Pick<MatmulParams, 'tm'>): number => 16 * p.tm;
 
 const comps = ['x', 'y', 'z', 'w'] as const;
 
-interface Staging {
+/** WGSL for staging one operand tile: prefetch registers, their global loads, their shared-memory stores. */
+export interface Staging {
   /** Declarations of the prefetch registers. */
   readonly regs: string[];
   /** Loads tile starting at `k0` into the registers. */
