@@ -219,6 +219,11 @@ function printProfile(label: string, byKey: Map<string, KernelTime>, stepMs: num
     console.log(
       `  ${family.padEnd(34)} ${f.ms.toFixed(2).padStart(8)} ms  ${((100 * f.ms) / total).toFixed(1).padStart(5)} %  ${String(f.dispatches).padStart(5)} dispatches  ${f.keys} keys`,
     );
+  console.log('  top pipelines:');
+  for (const [key, t] of [...byKey].sort((a, b) => b[1].ms - a[1].ms).slice(0, 30))
+    console.log(
+      `  ${t.ms.toFixed(2).padStart(8)} ms  ${String(t.dispatches).padStart(5)} ×  ${key.slice(0, 110)}`,
+    );
 }
 
 async function main(): Promise<void> {
