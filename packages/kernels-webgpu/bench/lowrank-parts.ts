@@ -21,6 +21,7 @@ import { chunking, convTuning, sumPartials } from '../src/conv-core/conv-launch.
 import { Z_GRAD_THREADS, zGradSlice } from '../src/dynamic-conv-lowrank/dynamic-conv-lowrank.fused.js';
 import { dynamicConvLowRank } from '../src/dynamic-conv-lowrank/dynamic-conv-lowrank.js';
 import {
+  dispatchZGrad,
   type LowRankInputs,
   launchLowRankForward,
   launchLowRankTokenBackward,
@@ -30,6 +31,8 @@ import {
 import {
   type LowRankKernelParams,
   lowRankPartialRows,
+  lowRankZGradKey,
+  lowRankZGradWgsl,
 } from '../src/dynamic-conv-lowrank/dynamic-conv-lowrank.wgsl.js';
 import { gpuTimer } from './gpu-timer.js';
 
@@ -133,6 +136,7 @@ interface Shape {
   readonly prefetch?: number;
   readonly tree?: boolean;
   readonly workgroup?: number;
+  readonly piped?: boolean;
 }
 const params = (backward: LowRankKernelParams['backward'], s: Shape): LowRankKernelParams => ({
   dtype: 'f32',
@@ -147,9 +151,10 @@ const params = (backward: LowRankKernelParams['backward'], s: Shape): LowRankKer
   stageZ: s.stageX && s.stageZ ? s.stageX : (s.stageZ ?? 0),
   stageX: s.stageX ?? 0,
   prefetch: s.prefetch ?? 1,
+  pipelineStage: s.piped ?? false,
 });
 const describe = (s: Shape): string =>
-  `L=${s.L} stageZ=${s.stageZ ?? 0} stageX=${s.stageX ?? 0} pf=${s.prefetch ?? 1}${s.tree ? ' tree' : ''} wg=${s.workgroup ?? 64}`;
+  `L=${s.L} stageZ=${s.stageZ ?? 0} stageX=${s.stageX ?? 0} pf=${s.prefetch ?? 1}${s.tree ? ' tree' : ''} wg=${s.workgroup ?? 64}${s.piped ? ' piped' : ''}`;
 const rowsOfPartials = lowRankPartialRows(params('fused', { L: 1 }));
 // FLOPs per (t, c): K = z·U (+S): 2RW + W; conv: 2W; dK: W; dU: 2RW; dz: 2RW.
 const kFlops = (2 * R * W + W) * btd;
@@ -162,9 +167,9 @@ const defaults: Omit<Shape, 'L'> = {
 };
 const forwardShapes: Shape[] = [
   { L: convTuning.lowRankForwardChunk, ...defaults, stageX: convTuning.lowRankForwardStageX },
-  { L: 64, stageZ: 64, stageX: 8, workgroup: 32 },
-  { L: 64, stageZ: 64, stageX: 16, workgroup: 32 },
-  { L: 32, stageZ: 64, stageX: 8, workgroup: 32 },
+  { L: convTuning.lowRankForwardChunk, ...defaults, stageX: convTuning.lowRankForwardStageX, piped: true },
+  { L: convTuning.lowRankForwardChunk, ...defaults, stageX: 16, piped: true },
+  { L: 128, ...defaults, stageX: 8, piped: true },
 ];
 await compare(
   'forward',
@@ -180,10 +185,9 @@ const maxChunks = chunking(B, T, 32).numChunks;
 const part = output(backend, [maxChunks * rowsOfPartials * D], 'f32');
 const backwardShapes: [LowRankKernelParams['backward'], Shape][] = [
   [convTuning.lowRankSplitBackward ? 'dx' : 'fused', { L: convTuning.lowRankBackwardChunk, ...defaults }],
-  ['fused', { L: 512, stageZ: 64, stageX: 16, workgroup: 32 }],
-  ['fused', { L: 256, stageZ: 64, stageX: 16, workgroup: 32 }],
-  ['fused', { L: 512, stageZ: 64, stageX: 32, workgroup: 32 }],
-  ['fused', { L: 512, stageZ: 64, stageX: 8, workgroup: 32 }],
+  ['fused', { L: convTuning.lowRankBackwardChunk, ...defaults, piped: true }],
+  ['fused', { L: convTuning.lowRankBackwardChunk, ...defaults, stageX: 8, piped: true }],
+  ['fused', { L: convTuning.lowRankBackwardChunk, ...defaults, workgroup: 128, piped: true }],
 ];
 await compare(
   'backward token loop',
@@ -209,12 +213,13 @@ const interleaved = (
   slice: number,
   threads = Z_GRAD_THREADS,
   channels?: number,
+  prefetch = convTuning.lowRankZGradPrefetch,
 ): Candidate => ({
-  shape: `interleaved tokens=${tokens} threads=${threads} slice=${slice} channels=${channels ?? 'fit'}`,
+  shape: `interleaved tokens=${tokens} threads=${threads} slice=${slice} channels=${channels ?? 'fit'}${prefetch ? ' prefetch' : ''}`,
   run: () =>
     launchLowRankZGrad(
       rt,
-      { dtype: 'f32', W, R, docs: false, threads, tokens, ...(channels ? { channels } : {}) },
+      { dtype: 'f32', W, R, docs: false, threads, tokens, prefetch, ...(channels ? { channels } : {}) },
       gy,
       inputs,
       zPart,
@@ -222,7 +227,7 @@ const interleaved = (
       slice,
     ),
 });
-const _tiled = (channels: number, slice: number, threads = Z_GRAD_THREADS): Candidate => ({
+const tiled = (channels: number, slice: number, threads = Z_GRAD_THREADS): Candidate => ({
   shape: `tiled channels=${channels} threads=${threads} slice=${slice}`,
   run: () =>
     launchLowRankZGradTiled(
@@ -235,13 +240,55 @@ const _tiled = (channels: number, slice: number, threads = Z_GRAD_THREADS): Cand
       slice,
     ),
 });
+/**
+ * Ablations of the default dz kernel (bench-only code edits, wrong results on purpose): what the
+ * time is made of. 'compute 1/CC' runs the inner loop for one staged channel of CC; 'stage once'
+ * loads dy, x and U only in the first stage; 'U once' stages only U once; 'no U reads' replaces
+ * the U reads by a constant.
+ */
+const ablated = (name: string, edit: (code: string) => string, prefetch = false): Candidate => {
+  const q = { dtype: 'f32' as const, W, R, docs: false, threads: Z_GRAD_THREADS, tokens: 1, prefetch };
+  return {
+    shape: `ablation: ${name}`,
+    run: () =>
+      dispatchZGrad(
+        rt,
+        {
+          key: `${lowRankZGradKey(q)}|ablate=${name}`,
+          code: () => edit(lowRankZGradWgsl(q)),
+          tokensPerGroup: 128,
+        },
+        gy,
+        inputs,
+        zPart,
+        dims,
+        256,
+      ),
+  };
+};
 await compare(
   'dz',
   [
     interleaved(1, 256),
-    interleaved(1, 256, 128, 16),
-    interleaved(1, 256, 128, 4),
-    interleaved(1, 256, 128, 12),
+    interleaved(1, 256, 128, undefined, true),
+    ablated('prefetch, stage once', (c) => c.replace(/if \(c0 \+ (\d+)u < cEnd\)/, 'if (false)'), true),
+    ablated(
+      'prefetch, stage once, no U reads',
+      (c) =>
+        c
+          .replace(/if \(c0 \+ (\d+)u < cEnd\)/, 'if (false)')
+          .replace(/uS\[ub0 \+ (\d+)u\]/g, 'vec4<f32>(f32(j + $1u))'),
+      true,
+    ),
+    ablated(
+      'prefetch, stage once, no mask',
+      (c) => c.replace(/if \(c0 \+ (\d+)u < cEnd\)/, 'if (false)').replace(/ \* m0_\d;/g, ';'),
+      true,
+    ),
+    interleaved(2, 128, 128, undefined, true),
+    interleaved(2, 64, 128, undefined, true),
+    interleaved(4, 64, 64, undefined, true),
+    tiled(4, 64),
   ],
   (W + 2 * R * W) * btd,
   2 * btd * 4,
@@ -336,7 +383,12 @@ for (const t of [y, dx, part, zPart]) t.dispose();
     'op fwd+bwd',
     [
       { shape: 'whole op through autograd (defaults)', run: withTuning({}) },
-      { shape: 'backward stageX 0', run: withTuning({ lowRankStageX: 0 }) },
+      { shape: 'dz prefetch', run: withTuning({ lowRankZGradPrefetch: true }) },
+      { shape: 'token loops pipelined', run: withTuning({ lowRankPipelineStage: true }) },
+      {
+        shape: 'dz prefetch + token loops pipelined',
+        run: withTuning({ lowRankZGradPrefetch: true, lowRankPipelineStage: true }),
+      },
       ...steps.map((_, i) => ({
         shape: names.slice(0, i + 1).join(' '),
         run: () => {

@@ -40,6 +40,14 @@ export interface ConvLoopParams {
    * block (and its size) with a variant's `staged` values.
    */
   readonly stageX?: number;
+  /**
+   * Software-pipelined staging: the next block's x/dy (and the variant's
+   * staged values) are loaded into registers while this block is walked,
+   * and stored to workgroup memory at the next block start, so the global
+   * loads overlap the arithmetic instead of stalling the workgroup between
+   * two barriers. Costs one register per staged value per thread.
+   */
+  readonly pipelineStage?: boolean;
 }
 
 /** Storage inputs and outputs a variant adds, and the code it plugs in (names as in the skeleton). */
@@ -68,7 +76,22 @@ export interface TapSource {
    * `tok - sb0`. Why: one shared read serves the whole workgroup instead of
    * each thread issuing its own (broadcast) global loads.
    */
-  readonly staged?: { readonly decl: string; readonly block: number; readonly fill: string };
+  readonly staged?: {
+    readonly decl: string;
+    readonly block: number;
+    readonly fill: string;
+    /**
+     * The same staging as a flat copy, for the pipelined form: workgroup array
+     * `name[e] = type(src[(sb0 + e / perToken) * perToken + e % perToken])`
+     * for e < block * perToken.
+     */
+    readonly tile: {
+      readonly name: string;
+      readonly type: string;
+      readonly src: string;
+      readonly perToken: number;
+    };
+  };
   /** Per-token code defining `k0..k{W-1}` (f32) for flat token `tok`; may use `ds` (i32 doc start). */
   readonly taps: string;
   /** Forward: code updating `acc` (the conv sum) before the residual. */
@@ -230,6 +253,74 @@ const stageBlock = (p: ConvLoopParams, s: TapSource, f: Prefetch, tStop: string)
       workgroupBarrier();
     }`;
 };
+/**
+ * The pipelined form of stageBlock: declarations and the first block's
+ * register loads before the loop (`prologue`), and at each block start the
+ * store of the registers, then the loads of the next block (`refill`).
+ */
+const pipelinedStage = (
+  p: ConvLoopParams,
+  s: TapSource,
+  f: Prefetch,
+  tStop: string,
+): { prologue: string; refill: string } => {
+  const SB = blockSize(p, s);
+  const st = stagedOf(p, f);
+  const wg = p.workgroup;
+  const tile = s.staged?.tile;
+  const zn = tile ? SB * tile.perToken : 0;
+  const zk = Math.ceil(zn / wg);
+  const guard = (k: number, body: string): string =>
+    (k + 1) * wg > zn ? `if (lid + ${k * wg}u < ${zn}u) { ${body} }` : `{ ${body} }`;
+  const cols = [
+    ...(st.x ? [['xsh', 'xb', 'xr'] as const] : []),
+    ...(st.dy ? [['gsh', 'gb', 'gr'] as const] : []),
+  ];
+  const loads = (sb: string): string =>
+    [
+      ...(tile
+        ? [
+            each(
+              zk,
+              (k) =>
+                guard(
+                  k,
+                  `let e = lid + ${k * wg}u; zr${k} = ${tile.type}(${tile.src}[min(${sb} + e / ${tile.perToken}u, last) * ${tile.perToken}u + e % ${tile.perToken}u]);`,
+                ),
+              '\n      ',
+            ),
+          ]
+        : []),
+      ...cols.map(([, buf, r]) =>
+        each(SB, (i) => `${r}${i} = f32(${buf}[min(${sb} + ${i}u, last) * u.D + c]);`, '\n      '),
+      ),
+    ].join('\n      ');
+  const stores = [
+    ...(tile ? [each(zk, (k) => guard(k, `${tile.name}[lid + ${k * wg}u] = zr${k};`), '\n      ')] : []),
+    ...cols.map(([arr, , r]) => each(SB, (i) => `${arr}[${i * wg}u + lid] = ${r}${i};`, '\n      ')),
+  ].join('\n      ');
+  const decls = [
+    ...(tile ? [each(zk, (k) => `var zr${k}: ${tile.type};`, ' ')] : []),
+    ...cols.map(([, , r]) => each(SB, (i) => `var ${r}${i}: f32;`, ' ')),
+  ].join('\n  ');
+  return {
+    prologue: `let last = row + ${tStop} - 1u;
+  ${decls}
+  {
+      ${loads('row + t0')}
+  }`,
+    refill: `if ((t - t0) % ${SB}u == 0u) {
+      workgroupBarrier();
+      sb0 = tok;
+      ${stores}
+      workgroupBarrier();
+      if (t + ${SB}u < ${tStop}) {
+      ${loads(`tok + ${SB}u`)}
+      }
+    }`,
+  };
+};
+
 /** Reads of the staged x/dy of token `tok`. */
 const stagedTake = (p: ConvLoopParams, f: Prefetch): string => {
   const st = stagedOf(p, f);
@@ -243,13 +334,15 @@ const tokenLoop = (p: ConvLoopParams, s: TapSource, f: Prefetch, tStop: string, 
   const st = stagedOf(p, f);
   // What stays a per-thread prefetch.
   const pf: Prefetch = { x: f.x && !st.x, dy: f.dy && !st.dy };
+  const piped = p.pipelineStage && blockSize(p, s) ? pipelinedStage(p, s, f, tStop) : undefined;
   return `
   ${prefetchDecls(p, s, pf)}
   ${blockSize(p, s) ? 'var sb0 = 0u;' : ''}
+  ${piped?.prologue ?? ''}
   ${each(P, (i) => `if (t0 + ${i}u < ${tStop}) {\n    ${prefetchLoads(p, s, pf, `row + t0 + ${i}u`, i)}\n  }`, '\n  ')}
   for (var t = t0; t < ${tStop}; t++) {
     let tok = row + t;
-    ${stageBlock(p, s, f, tStop)}
+    ${piped ? piped.refill : stageBlock(p, s, f, tStop)}
     ${stagedTake(p, f)}
     ${prefetchTake(p, s, pf)}
     if (t + ${P}u < ${tStop}) {
@@ -363,4 +456,4 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }
 
 export const convLoopKey = (p: ConvLoopParams): string =>
-  `${p.dtype}|W=${p.W}|docs=${p.docs ? 1 : 0}|res=${p.residual ? 1 : 0}|wg=${p.workgroup}|pf=${depth(p)}|sx=${p.stageX ?? 0}`;
+  `${p.dtype}|W=${p.W}|docs=${p.docs ? 1 : 0}|res=${p.residual ? 1 : 0}|wg=${p.workgroup}|pf=${depth(p)}|sx=${p.stageX ?? 0}${p.pipelineStage ? '|piped' : ''}`;

@@ -140,7 +140,11 @@ export function dynamicConvLowRankFused(
       docStart: p.docs ? s[s.length - 1]! : null,
     };
     const g = raw(gy!);
-    const pb = { ...p, ...lowRankStaging(rt, R, p.workgroup, convTuning.lowRankStageX) };
+    const pb = {
+      ...p,
+      ...lowRankStaging(rt, R, p.workgroup, convTuning.lowRankStageX),
+      pipelineStage: convTuning.lowRankPipelineStage,
+    };
     const rows = lowRankPartialRows(p);
     const chunks = chunking(B, T, backwardChunk(B, T, D, p.workgroup));
     const dx = output(backend, [B, T, D], x.dtype);
@@ -169,6 +173,7 @@ export function dynamicConvLowRankFused(
         docs: p.docs,
         threads: Z_GRAD_THREADS,
         tokens: convTuning.lowRankZGradTokens,
+        prefetch: convTuning.lowRankZGradPrefetch,
       };
       launchLowRankZGrad(rt, q, g, kept, zPart, dims, slice);
     }

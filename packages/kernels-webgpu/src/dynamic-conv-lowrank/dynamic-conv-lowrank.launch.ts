@@ -109,7 +109,7 @@ export function launchLowRankTokenBackward(
 }
 
 /** One dz launch: a token-major grid of `tokensPerGroup`-token workgroups × the channel slices. */
-function dispatchZGrad(
+export function dispatchZGrad(
   rt: KernelRuntime,
   kernel: { key: string; code: () => string; tokensPerGroup: number },
   gy: Tensor,

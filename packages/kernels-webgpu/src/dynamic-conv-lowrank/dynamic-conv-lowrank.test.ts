@@ -140,6 +140,55 @@ describe('dynamicConvLowRank (WebGPU fused)', () => {
     },
   );
 
+  gpuTest('the token loops with and without software-pipelined staging match', async ({ backend }) => {
+    const saved = { ...convTuning };
+    try {
+      // The backward pipelines by default: check the unpipelined form too.
+      convTuning.lowRankPipelineStage = !saved.lowRankPipelineStage;
+      for (const chunk of [16, 512]) {
+        convTuning.lowRankBackwardChunk = chunk;
+        convTuning.lowRankForwardChunk = chunk;
+        for (const c of [lowRankCases[1]!, lowRankCases[3]!, lowRankCases[4]!])
+          await checkOp(`dynamicConvLowRank pipelined chunk=${chunk} ${c.name}`, c.specs, c.fn, {
+            backend,
+            fd: false,
+          });
+      }
+    } finally {
+      Object.assign(convTuning, saved);
+    }
+  });
+
+  gpuTest(
+    'the dz kernel variants (tokens per thread, software-pipelined staging, the tiled kernel) match too',
+    async ({ backend }) => {
+      const saved = { ...convTuning };
+      try {
+        for (const [tokens, prefetch, tiled] of [
+          [1, !saved.lowRankZGradPrefetch, false],
+          [2, true, false],
+          [2, false, false],
+          [1, false, true],
+        ] as const) {
+          Object.assign(convTuning, {
+            lowRankZGradTokens: tokens,
+            lowRankZGradPrefetch: prefetch,
+            lowRankZGradTiled: tiled,
+          });
+          for (const c of [lowRankCases[1]!, lowRankCases[3]!, lowRankCases[4]!])
+            await checkOp(
+              `dynamicConvLowRank dz tokens=${tokens} prefetch=${prefetch} tiled=${tiled} ${c.name}`,
+              c.specs,
+              c.fn,
+              { backend, fd: false },
+            );
+        }
+      } finally {
+        Object.assign(convTuning, saved);
+      }
+    },
+  );
+
   for (const c of lowRankCases)
     gpuTest(`matches the f64 reference in forward and every gradient: ${c.name}`, async ({ backend }) => {
       await checkOp(`dynamicConvLowRank ${c.name}`, c.specs, c.fn, { backend });
