@@ -1,5 +1,5 @@
 import type { Tensor } from '@dynconv/tensor';
-import { foldGrid, type KernelRuntime } from '../common/gpu.js';
+import { foldGrid, type KernelRuntime, output } from '../common/gpu.js';
 import { bind, type Chunking, dispatchTokenLoop } from '../conv-core/conv-launch.js';
 import { convUniforms } from '../conv-core/conv-loop.wgsl.js';
 import {
@@ -9,6 +9,8 @@ import {
   lowRankBackwardWgsl,
   lowRankForwardKey,
   lowRankForwardWgsl,
+  lowRankUTransposeKey,
+  lowRankUTransposeWgsl,
   lowRankZGradKey,
   lowRankZGradWgsl,
 } from './dynamic-conv-lowrank.wgsl.js';
@@ -150,7 +152,30 @@ export function launchLowRankZGrad(
     code: () => lowRankZGradWgsl(q),
     tokensPerGroup: q.tokens * q.threads,
   };
-  dispatchZGrad(rt, kernel, gy, inputs, zPart, dims, slice);
+  const ut = transposeU(rt, inputs.u, q, dims);
+  dispatchZGrad(rt, kernel, gy, { ...inputs, u: ut }, zPart, dims, slice);
+  ut.dispose();
+}
+
+/** U `[R, W*D]` in the dz kernel's layout: D·W·ceil(R/4) f32 vec4s (see lowRankUTransposeWgsl). */
+function transposeU(
+  rt: KernelRuntime,
+  u: Tensor,
+  q: { readonly dtype: 'f32' | 'f16'; readonly R: number },
+  dims: LowRankDims,
+): Tensor {
+  const { D, W } = dims;
+  const count = D * W * Math.ceil(q.R / 4);
+  const ut = output(u.backend, [4 * count], 'f32');
+  const folded = foldGrid(Math.ceil(count / 256), rt.maxWorkgroupsPerDimension);
+  rt.dispatch({
+    pipelineKey: lowRankUTransposeKey(q.dtype, W, q.R),
+    makeCode: () => lowRankUTransposeWgsl(q.dtype, W, q.R),
+    bindings: [bind(u), bind(ut, true)],
+    uniforms: convUniforms.pack({ D, WD: W * D, count, gridX: folded.gridX }),
+    workgroups: folded.grid,
+  });
+  return ut;
 }
 
 /** dz partials with the tiled kernel (4 consecutive tokens per thread): same output as launchLowRankZGrad. */

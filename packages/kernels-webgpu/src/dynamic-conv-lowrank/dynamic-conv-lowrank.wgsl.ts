@@ -150,8 +150,11 @@ function stagedTile(t: {
   type: string;
   count: number;
   threads: number;
-  /** Declares the element's coordinates from its flat index expression. */
-  index: (e: string) => string;
+  /**
+   * Declares the element's coordinates from its flat index expression `e`;
+   * `n` (unrolled forms) is the thread's iteration, element `lid + n * threads`.
+   */
+  index: (e: string, n?: number) => string;
   /** The element's value for the step starting at channel `c0` (0 where out of range). */
   value: (c0: string) => string;
   store: (v: string) => string;
@@ -165,12 +168,12 @@ function stagedTile(t: {
     load: (c0) =>
       each(
         per,
-        (n) => guard(n, `${t.index(`(lid + ${n * t.threads}u)`)} ${t.name}R${n} = ${t.value(c0)};`),
+        (n) => guard(n, `${t.index(`(lid + ${n * t.threads}u)`, n)} ${t.name}R${n} = ${t.value(c0)};`),
         '\n    ',
       ),
     store: each(
       per,
-      (n) => guard(n, `${t.index(`(lid + ${n * t.threads}u)`)} ${t.store(`${t.name}R${n}`)}`),
+      (n) => guard(n, `${t.index(`(lid + ${n * t.threads}u)`, n)} ${t.store(`${t.name}R${n}`)}`),
       '\n    ',
     ),
   };
@@ -214,7 +217,7 @@ export const zGradChannels = (p: LowRankZGradParams): number =>
   );
 
 export const lowRankZGradKey = (p: LowRankZGradParams): string =>
-  `dynamicConvLowRank.dz|${p.dtype}|W=${p.W}|R=${p.R}|docs=${p.docs ? 1 : 0}|threads=${p.threads}|tokens=${p.tokens}|cc=${zGradChannels(p)}|pf=${p.prefetch ? 1 : 0}`;
+  `dynamicConvLowRank.dz|${p.dtype}|W=${p.W}|R=${p.R}|docs=${p.docs ? 1 : 0}|threads=${p.threads}|tokens=${p.tokens}|cc=${zGradChannels(p)}|pf=${p.prefetch ? 1 : 0}|ut`;
 
 /**
  * Partial dz over one slice of channels: `part[slice, t, r] = Σ_w Σ_{c in slice}
@@ -245,13 +248,18 @@ export function lowRankZGradWgsl(p: LowRankZGradParams): string {
     let o = (slice * u.count + tok${k}) * ${R}u;
     ${Array.from({ length: R }, (_, r) => `part[o + ${r}u] = acc${k}_${Math.floor(r / 4)}.${comps[r % 4]};`).join('\n    ')}
   }`;
+  // Element e of a [rows][CC] tile: row e / CC, column e % CC; unrolled (n given, CC | N) from per-thread constants.
+  const rowCol = (e: string, n?: number): string =>
+    n !== undefined && N % CC === 0
+      ? `let i = si + ${(n * N) / CC}u; let j = sj;`
+      : `let i = ${e} / ${CC}u; let j = ${e} % ${CC}u;`;
   const tiles = [
     stagedTile({
       name: 'g',
       type: 'f32',
       count: TT * CC,
       threads: N,
-      index: (e) => `let i = ${e} / ${CC}u; let j = ${e} % ${CC}u;`,
+      index: rowCol,
       value: (c0) =>
         `select(0.0, f32(gb[min(tBase + i, u.count - 1u) * u.D + min(${c0} + j, u.D - 1u)]), tBase + i < u.count && ${c0} + j < cEnd)`,
       store: (v) => `gS[i * ${stride}u + j] = ${v};`,
@@ -262,20 +270,21 @@ export function lowRankZGradWgsl(p: LowRankZGradParams): string {
       type: 'f32',
       count: rows * CC,
       threads: N,
-      index: (e) => `let i = ${e} / ${CC}u; let j = ${e} % ${CC}u; let s = i32(tBase + i) - ${W - 1};`,
+      index: (e, n) => `${rowCol(e, n)} let s = i32(tBase + i) - ${W - 1};`,
       value: (c0) =>
         `select(0.0, f32(xb[u32(clamp(s, 0, i32(u.count) - 1)) * u.D + min(${c0} + j, u.D - 1u)]), s >= 0 && s < i32(u.count) && ${c0} + j < cEnd)`,
       store: (v) => `xS[i * ${stride}u + j] = ${v};`,
     }),
+    // U transposed to [c][w][r/4] vec4s (lowRankUTransposeWgsl): a step's slice is one contiguous run.
     stagedTile({
       name: 'u',
       type: 'vec4<f32>',
       count: CC * W * Q,
       threads: N,
-      index: (e) => `let q = ${e} % ${Q}u; let jw = ${e} / ${Q}u; let w = jw % ${W}u; let j = jw / ${W}u;`,
+      index: (e) => `let ue = ${e}; let j = ue / ${W * Q}u;`,
       value: (c0) =>
-        `vec4<f32>(${each(4, (k) => `select(0.0, f32(ub[min(q * 4u + ${k}u, ${R - 1}u) * u.WD + w * u.D + min(${c0} + j, u.D - 1u)]), q * 4u + ${k}u < ${R}u && ${c0} + j < cEnd)`, ', ')})`,
-      store: (v) => `uS[${'(j * ' + W + 'u + w) * ' + Q + 'u + q'}] = ${v};`,
+        `select(vec4<f32>(0.0), ut[min((${c0}) * ${W * Q}u + ue, u.D * ${W * Q}u - 1u)], ${c0} + j < cEnd)`,
+      store: (v) => `uS[ue] = ${v};`,
     }),
   ];
   const prologue = p.prefetch ? tiles.map((t) => `${t.decl}\n  ${t.load('cStart')}`).join('\n  ') : '';
@@ -286,7 +295,7 @@ export function lowRankZGradWgsl(p: LowRankZGradParams): string {
   return `${dtype === 'f16' ? 'enable f16;\n' : ''}${convUniforms.wgsl}
 @group(0) @binding(1) var<storage, read> gb: array<${dtype}>;
 @group(0) @binding(2) var<storage, read> xb: array<${dtype}>;
-@group(0) @binding(3) var<storage, read> ub: array<${dtype}>;
+@group(0) @binding(3) var<storage, read> ut: array<vec4<f32>>;
 ${p.docs ? '@group(0) @binding(4) var<storage, read> db: array<i32>;\n@group(0) @binding(5)' : '@group(0) @binding(4)'} var<storage, read_write> part: array<f32>;
 
 var<workgroup> gS: array<f32, ${TT * stride}>;
@@ -299,6 +308,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let slice = wid.z;
   let cStart = slice * u.L;
   let cEnd = min(cStart + u.L, u.D);
+  let si = lid / ${CC}u;
+  let sj = lid % ${CC}u;
   ${each(K, token, '\n  ')}
   ${prologue}
   for (var c0 = cStart; c0 < cEnd; c0 += ${CC}u) {
@@ -320,5 +331,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     workgroupBarrier();
   }
   ${each(K, write, '\n  ')}
+}`;
+}
+
+export const lowRankUTransposeKey = (dtype: 'f32' | 'f16', W: number, R: number): string =>
+  `dynamicConvLowRank.uT|${dtype}|W=${W}|R=${R}`;
+
+/**
+ * U `[R, W*D]` to the dz kernel's layout: `ut[(c * W + w) * Q + q]` =
+ * `U[4q .. 4q+3, w*D + c]` as an f32 vec4 (zero past R), Q = ceil(R/4), one
+ * thread per vec4 (`u.count` = D·W·Q of them).
+ */
+export function lowRankUTransposeWgsl(dtype: 'f32' | 'f16', W: number, R: number): string {
+  const Q = Math.ceil(R / 4);
+  return `${dtype === 'f16' ? 'enable f16;\n' : ''}${convUniforms.wgsl}
+@group(0) @binding(1) var<storage, read> ub: array<${dtype}>;
+@group(0) @binding(2) var<storage, read_write> ut: array<vec4<f32>>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let e = gid.x + gid.y * u.gridX * 256u;
+  if (e >= u.count) { return; }
+  let q = e % ${Q}u; let w = (e / ${Q}u) % ${W}u; let c = e / ${Q * W}u;
+  var v = vec4<f32>(0.0);
+  ${each(4, (k) => `if (q * 4u + ${k}u < ${R}u) { v.${'xyzw'[k]} = f32(ub[(q * 4u + ${k}u) * u.WD + w * u.D + c]); }`, '\n  ')}
+  ut[e] = v;
 }`;
 }
