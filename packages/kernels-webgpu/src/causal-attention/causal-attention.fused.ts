@@ -3,16 +3,81 @@ import { type Binding, type KernelRuntime, output } from '../common/gpu.js';
 import { bind, raw } from '../conv-core/conv-launch.js';
 import {
   type AttentionKernelParams,
+  type AttentionStage,
   attentionForwardWgsl,
   attentionKey,
   attentionKeyGradWgsl,
   attentionQueryGradWgsl,
-  attentionTile,
+  attentionSharedBytes,
   attentionUniforms,
 } from './causal-attention.wgsl.js';
 
-/** Queries (forward, dq) or keys (dk/dv) per workgroup, one thread each. */
-const ROWS = 64;
+type Launch = Pick<AttentionKernelParams, 'ty' | 'tx' | 'shareKV'>;
+
+/**
+ * Launch shapes per stage, fastest first on the H100 (docs/results/attention-h100-session3);
+ * the first whose workgroup memory fits the device is used: at dh=64 the forward
+ * takes 32 KiB, dq 48 and dk/dv 40 (32 KiB devices get dq and dk/dv's second or third entry).
+ * Sharing K and V's buffer was faster in the forward (more workgroups per SM).
+ */
+export const LAUNCHES: Record<AttentionStage, readonly Launch[]> = {
+  fwd: [
+    { ty: 16, tx: 8, shareKV: true },
+    { ty: 16, tx: 8 },
+    { ty: 8, tx: 8, shareKV: true },
+    { ty: 8, tx: 4, shareKV: true },
+    { ty: 4, tx: 4, shareKV: true },
+  ],
+  dq: [
+    { ty: 16, tx: 8 },
+    { ty: 8, tx: 8 },
+    { ty: 8, tx: 4 },
+    { ty: 4, tx: 4 },
+  ],
+  dkdv: [
+    { ty: 16, tx: 8 },
+    { ty: 8, tx: 8 },
+    { ty: 8, tx: 4 },
+    { ty: 4, tx: 4 },
+  ],
+};
+
+/** Benchmark and test hook: force a launch shape per stage. */
+export const attentionTuning: { launch: Partial<Record<AttentionStage, Launch>> } = { launch: {} };
+
+/** One stage's kernel: pipeline key, WGSL and rows of its own side per workgroup. */
+interface StageKernel {
+  readonly key: string;
+  readonly code: () => string;
+  readonly rows: number;
+}
+
+export type AttentionPlan = Record<AttentionStage, StageKernel>;
+
+/**
+ * The three kernels for these inputs: for each stage the first launch shape
+ * whose workgroup memory fits the device; null when one does not fit at all
+ * (a very large head dim), where the caller composes the op instead.
+ */
+export function attentionPlan(
+  rt: KernelRuntime,
+  base: Pick<AttentionKernelParams, 'dtype' | 'dh' | 'docs'>,
+): AttentionPlan | null {
+  const limit = rt.device.limits.maxComputeWorkgroupStorageSize;
+  const pick = (stage: AttentionStage, code: (p: AttentionKernelParams) => string): StageKernel | null => {
+    const forced = attentionTuning.launch[stage];
+    const found = (forced ? [forced] : LAUNCHES[stage]).find(
+      (l) => attentionSharedBytes(stage, { ...base, ...l }) <= limit,
+    );
+    if (!found) return null;
+    const p = { ...base, ...found };
+    return { key: attentionKey(stage, p), code: () => code(p), rows: 4 * p.ty };
+  };
+  const fwd = pick('fwd', attentionForwardWgsl);
+  const dq = pick('dq', attentionQueryGradWgsl);
+  const dkdv = pick('dkdv', attentionKeyGradWgsl);
+  return fwd && dq && dkdv ? { fwd, dq, dkdv } : null;
+}
 
 interface Shapes {
   B: number;
@@ -32,6 +97,7 @@ interface Shapes {
  */
 export function causalAttentionFused(
   rt: KernelRuntime,
+  plan: AttentionPlan,
   q: Tensor,
   k: Tensor,
   v: Tensor,
@@ -40,13 +106,6 @@ export function causalAttentionFused(
   s: Shapes,
 ): Tensor {
   const backend = q.backend;
-  const p: AttentionKernelParams = {
-    dtype: q.dtype === 'f16' ? 'f16' : 'f32',
-    dh: s.dh,
-    docs: docStart !== undefined,
-    rows: ROWS,
-    tile: attentionTile(s.dh),
-  };
   const qc = raw(q);
   const kc = raw(k);
   const vc = raw(v);
@@ -64,11 +123,11 @@ export function causalAttentionFused(
   const o = output(backend, [s.B, s.H, s.Tq, s.dh], q.dtype);
   const lse = output(backend, [s.B, s.H, s.Tq], 'f32');
   rt.dispatch({
-    pipelineKey: attentionKey('fwd', p),
-    makeCode: () => attentionForwardWgsl(p),
+    pipelineKey: plan.fwd.key,
+    makeCode: plan.fwd.code,
     bindings: [bind(qc), bind(kc), bind(vc), ...docs(), bind(o, true), bind(lse, true)],
     uniforms,
-    workgroups: [Math.ceil(s.Tq / ROWS), s.B * s.H],
+    workgroups: [Math.ceil(s.Tq / plan.fwd.rows), s.B * s.H],
   });
   const saved = [qc, kc, vc, o, lse, ...(dc ? [dc] : [])];
   record('causalAttention', [q, k, v], [o], saved, ([g], sv) => {
@@ -79,8 +138,8 @@ export function causalAttentionFused(
     const dq = output(backend, q.shape, q.dtype);
     const delta = output(backend, [s.B, s.H, s.Tq], 'f32');
     rt.dispatch({
-      pipelineKey: attentionKey('dq', p),
-      makeCode: () => attentionQueryGradWgsl(p),
+      pipelineKey: plan.dq.key,
+      makeCode: plan.dq.code,
       bindings: [
         bind(sq),
         bind(sk),
@@ -93,13 +152,13 @@ export function causalAttentionFused(
         bind(delta, true),
       ],
       uniforms,
-      workgroups: [Math.ceil(s.Tq / ROWS), s.B * s.H],
+      workgroups: [Math.ceil(s.Tq / plan.dq.rows), s.B * s.H],
     });
     const dk = output(backend, k.shape, k.dtype);
     const dv = output(backend, v.shape, v.dtype);
     rt.dispatch({
-      pipelineKey: attentionKey('dkdv', p),
-      makeCode: () => attentionKeyGradWgsl(p),
+      pipelineKey: plan.dkdv.key,
+      makeCode: plan.dkdv.code,
       bindings: [
         bind(sq),
         bind(sk),
@@ -112,7 +171,7 @@ export function causalAttentionFused(
         bind(dv, true),
       ],
       uniforms,
-      workgroups: [Math.ceil(s.Tk / ROWS), s.B * s.Hkv],
+      workgroups: [Math.ceil(s.Tk / plan.dkdv.rows), s.B * s.Hkv],
     });
     return [dq, dk, dv];
   });

@@ -12,6 +12,7 @@ import {
   maxAbsDiff,
   randomTensor,
 } from '../../test/helpers.js';
+import { attentionTuning, LAUNCHES } from './causal-attention.fused.js';
 import { causalAttention } from './causal-attention.js';
 
 type Case = { name: string; specs: InputSpec[]; fn: (t: Tensor[]) => Tensor };
@@ -118,6 +119,29 @@ describe('causalAttention (WebGPU fused)', () => {
       { backend, fd: false },
     );
   });
+
+  gpuTest(
+    'every launch shape matches the reference (dh 16 and 12, several tiles, GQA, docStart)',
+    async ({ backend }) => {
+      const stages = ['fwd', 'dq', 'dkdv'] as const;
+      const shapes = Math.max(...stages.map((st) => LAUNCHES[st].length));
+      try {
+        for (let i = 0; i < shapes; i++) {
+          for (const st of stages)
+            attentionTuning.launch[st] = LAUNCHES[st][Math.min(i, LAUNCHES[st].length - 1)]!;
+          for (const dh of [16, 12])
+            await checkOp(
+              `causalAttention launch ${i} dh=${dh}`,
+              [f(1, 2, 75, dh), f(1, 1, 75, dh), f(1, 1, 75, dh), docStartSpec(1, 75, [[3, 40]])],
+              ([q, k, v, d]) => causalAttention(q!, k!, v!, { docStart: d! }),
+              { backend, fd: false },
+            );
+        }
+      } finally {
+        attentionTuning.launch = {};
+      }
+    },
+  );
 
   gpuTest('runs the fused kernels, reproducibly to the bit, without leaking buffers', async ({ backend }) => {
     const [B, H, Hkv, T, dh] = [2, 4, 2, 70, 16];

@@ -1,7 +1,7 @@
 import { fmtShape, type Tensor, TensorError } from '@dynconv/tensor';
 import { runtimeOf, supportsDType } from '../common/gpu.js';
 import { assertFloatLike, assertSameBackend } from '../common/validate.js';
-import { causalAttentionFused } from './causal-attention.fused.js';
+import { attentionPlan, causalAttentionFused } from './causal-attention.fused.js';
 import { type CausalAttentionOptions, causalAttentionRef } from './causal-attention.ref.js';
 
 export type { CausalAttentionOptions } from './causal-attention.ref.js';
@@ -61,7 +61,11 @@ export function causalAttention(
   const shapes = checkAttentionArgs(q, k, v, options);
   const scale = options.scale ?? 1 / Math.sqrt(shapes.dh);
   const rt = runtimeOf(q.backend);
-  if (rt && supportsDType(rt, q.dtype) && shapes.Tq > 0 && shapes.Tk > 0)
-    return causalAttentionFused(rt, q, k, v, options.docStart, scale, shapes);
+  const dtype = q.dtype === 'f16' ? 'f16' : 'f32';
+  const plan =
+    rt && supportsDType(rt, q.dtype) && shapes.Tq > 0 && shapes.Tk > 0
+      ? attentionPlan(rt, { dtype, dh: shapes.dh, docs: options.docStart !== undefined })
+      : null;
+  if (rt && plan) return causalAttentionFused(rt, plan, q, k, v, options.docStart, scale, shapes);
   return causalAttentionRef(q, k, v, { ...options, kvOffset: shapes.kvOffset, scale });
 }

@@ -2,24 +2,35 @@ import { Uniforms } from '../common/uniforms.js';
 
 /**
  * Fused causal attention, f32 arithmetic (FlashAttention-2 structure on SIMT
- * threads): one thread per query (forward, dq) or per key (dk/dv), key or
- * query tiles staged in shared memory and read as broadcasts; O(T) memory.
- * The forward keeps a running max and sum (online softmax) and saves the
- * row logsumexp; the backward recomputes probabilities from it:
- * `p = exp(s - lse)`, `ds = p (dO·v - Δ)`, `Δ = dO·O`.
+ * threads, register-tiled). A workgroup owns a block of `4·TY` rows (queries
+ * for the forward and dq, keys for dk/dv) and streams tiles of `4·TX` rows of
+ * the other side through workgroup memory. Thread (ty, tx) computes a 4×4
+ * micro-tile of the score block, rows `ty + TY·r` and columns `tx + TX·c`,
+ * reading both operands as vec4 (each shared-memory read feeds 16 FMAs), and
+ * owns 4 rows × `NC` vec4 columns of the output (head dims `4·(tx + TX·c)`).
+ * Probabilities pass through workgroup memory between the two products.
+ * The forward keeps a running max (reduced across the TX threads of a row) and
+ * per-thread partial sums (online softmax) and saves the row logsumexp; the
+ * backward recomputes probabilities from it: `p = exp(s - lse)`,
+ * `ds = p (dO·v - Δ)`, `Δ = dO·O` (computed by the dq kernel).
  * Query i sits at key position `kvOffset + i` and sees keys
  * `docStart[b, i] ..= kvOffset + i`. GQA: query head h reads kv head h / group.
+ * Rows are stored `D4 = ⌈dh/4⌉` vec4 wide with the vec4 column XOR-swizzled
+ * by the row, so the 8 rows a warp reads at once hit different banks.
  */
 export interface AttentionKernelParams {
   readonly dtype: 'f32' | 'f16';
-  /** Head dimension (register arrays are sized by it). */
   readonly dh: number;
   readonly docs: boolean;
-  /** Threads per workgroup: queries (forward, dq) or keys (dk/dv). */
-  readonly rows: number;
-  /** Rows of the other side staged per tile. */
-  readonly tile: number;
+  /** Thread rows: the workgroup's own block is `4·TY` rows. */
+  readonly ty: number;
+  /** Thread columns: streamed tiles are `4·TX` rows (4 or 8 for the row reductions). */
+  readonly tx: number;
+  /** Forward only: K and V share one buffer (V is staged after the scores), for 32 KiB devices. */
+  readonly shareKV?: boolean;
 }
+
+export type AttentionStage = 'fwd' | 'dq' | 'dkdv';
 
 export const attentionUniforms = new Uniforms([
   ['H', 'u32'],
@@ -31,14 +42,33 @@ export const attentionUniforms = new Uniforms([
   ['scale', 'f32'],
 ]);
 
-/** Tile rows so that the staged tiles stay within 16 KiB. */
-export const attentionTile = (dh: number): number => Math.max(1, Math.min(64, Math.floor(2048 / dh)));
+const d4Of = (dh: number): number => Math.ceil(dh / 4);
 
-export const attentionKey = (stage: 'fwd' | 'dq' | 'dkdv', p: AttentionKernelParams): string =>
-  `causalAttention.${stage}|${p.dtype}|dh=${p.dh}|docs=${p.docs ? 1 : 0}|rows=${p.rows}|tile=${p.tile}`;
+/** Bytes of workgroup memory a stage's kernel declares. */
+export function attentionSharedBytes(stage: AttentionStage, p: AttentionKernelParams): number {
+  const D4 = d4Of(p.dh);
+  const A = 4 * p.ty * D4; // vec4s of one own-block operand
+  const Bt = 4 * p.tx * D4; // vec4s of one streamed operand
+  const P = Math.max(4 * p.tx * p.ty, p.ty * p.tx); // probabilities (vec4 per 4 rows) / row partials
+  const vec4s =
+    stage === 'fwd'
+      ? A + (p.shareKV ? 1 : 2) * Bt + P
+      : stage === 'dq'
+        ? 2 * A + Bt + Math.max(Bt, P)
+        : 2 * A + 2 * Bt + 2 * 4 * p.tx * p.ty;
+  return vec4s * 16;
+}
 
-const head = (p: AttentionKernelParams, bindings: readonly (readonly [string, string, boolean])[]): string =>
-  `${p.dtype === 'f16' ? 'enable f16;\n' : ''}${attentionUniforms.wgsl}
+export const attentionKey = (stage: AttentionStage, p: AttentionKernelParams): string =>
+  `causalAttention.${stage}|${p.dtype}|dh=${p.dh}|docs=${p.docs ? 1 : 0}|ty=${p.ty}|tx=${p.tx}|share=${p.shareKV ? 1 : 0}`;
+
+const head = (
+  p: AttentionKernelParams,
+  bindings: readonly (readonly [string, string, boolean])[],
+): string => {
+  const D4 = d4Of(p.dh);
+  const pow2 = (D4 & (D4 - 1)) === 0;
+  return `${p.dtype === 'f16' ? 'enable f16;\n' : ''}${attentionUniforms.wgsl}
 ${bindings
   .filter(([n]) => n !== 'db' || p.docs)
   .map(
@@ -46,221 +76,470 @@ ${bindings
       `@group(0) @binding(${i + 1}) var<storage, ${w ? 'read_write' : 'read'}> ${n}: array<${t}>;`,
   )
   .join('\n')}
-const DH = ${p.dh}u;`;
+const DH = ${p.dh}u;
+const D4 = ${D4}u;
+const TX = ${p.tx}u;
+const TY = ${p.ty}u;
+const NT = ${p.tx * p.ty}u;
+/** vec4 slot of (row, vec4 column): the column XOR-swizzled by the row. */
+fn sw(row: u32, c: u32) -> u32 { return row * D4 + (c ^ (row & ${pow2 ? Math.min(D4, 8) - 1 : 0}u)); }`;
+};
 
-/** Forward: o `[B, H, Tq, dh]` and lse `[B, H, Tq]` (f32). Grid: (query blocks, B*H). */
-export function attentionForwardWgsl(p: AttentionKernelParams): string {
-  const T = p.dtype;
-  const BQ = p.rows;
-  const BK = p.tile;
-  return `${head(p, [
-    ['qb', T, false],
-    ['kb', T, false],
-    ['vb', T, false],
-    ['db', 'i32', false],
-    ['ob', T, true],
-    ['lse', 'f32', true],
-  ])}
-var<workgroup> kS: array<f32, ${BK * p.dh}>;
-var<workgroup> vS: array<f32, ${BK * p.dh}>;
+const R4 = [0, 1, 2, 3];
 
-@compute @workgroup_size(${BQ})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let bh = wid.y;
-  let b = bh / u.H;
-  let h = bh % u.H;
-  let kvh = b * u.Hkv + h / u.group;
-  let q0 = wid.x * ${BQ}u;
-  let i = q0 + lid;
-  let live = i < u.Tq;
-  let qRow = (bh * u.Tq + min(i, u.Tq - 1u)) * DH;
-  var qr: array<f32, ${p.dh}>;
-  var acc: array<f32, ${p.dh}>;
-  for (var d = 0u; d < DH; d++) { qr[d] = f32(qb[qRow + d]) * u.scale; acc[d] = 0.0; }
-  let pos = u.kvOffset + min(i, u.Tq - 1u);
-  let first = ${p.docs ? 'u32(max(db[b * u.Tq + min(i, u.Tq - 1u)], 0))' : '0u'};
-  var m = -3.0e38;
-  var l = 0.0;
-  let kEnd = min(u.Tk, u.kvOffset + min(q0 + ${BQ}u, u.Tq));
-  for (var k0 = 0u; k0 < kEnd; k0 += ${BK}u) {
-    for (var e = lid; e < ${BK}u * DH; e += ${BQ}u) {
-      let j = k0 + e / DH;
-      var kv = 0.0; var vv = 0.0;
-      if (j < u.Tk) { let at = (kvh * u.Tk + j) * DH + e % DH; kv = f32(kb[at]); vv = f32(vb[at]); }
-      kS[e] = kv; vS[e] = vv;
-    }
-    workgroupBarrier();
-    if (live) {
-      for (var jj = 0u; jj < ${BK}u; jj++) {
-        let j = k0 + jj;
-        if (j > pos || j < first || j >= u.Tk) { continue; }
-        var s = 0.0;
-        for (var d = 0u; d < DH; d++) { s += qr[d] * kS[jj * DH + d]; }
-        let mNew = max(m, s);
-        let corr = exp(m - mNew);
-        let pj = exp(s - mNew);
-        l = l * corr + pj;
-        for (var d = 0u; d < DH; d++) { acc[d] = acc[d] * corr + pj * vS[jj * DH + d]; }
-        m = mNew;
+/**
+ * Copies `rows` rows (row `base + r`, valid below `limit`, at `(off + row)·DH`
+ * of `src`) into `dst`, times `scale`; rows past `limit` and dims past DH are 0.
+ */
+function stage(
+  dst: string,
+  src: string,
+  rows: number,
+  base: string,
+  limit: string,
+  off: string,
+  scale: string,
+  p: AttentionKernelParams,
+): string {
+  const full = p.dh % 4 === 0;
+  const D4 = d4Of(p.dh);
+  const nt = p.tx * p.ty;
+  const per = Math.ceil((rows * D4) / nt);
+  const loads = R4.map((k) =>
+    full ? `f32(${src}[at + ${k}u])` : `select(0.0, f32(${src}[min(at + ${k}u, last)]), c * 4u + ${k}u < DH)`,
+  ).join(', ');
+  // Every load of the thread is issued before the first store, so their latencies overlap.
+  const load = Array.from(
+    { length: per },
+    (_, t) => `var x${t} = vec4<f32>(0.0);
+    {
+      let e = lid + ${t * nt}u;
+      let c = e % D4;
+      let row = ${base} + e / D4;
+      if (e < ${rows * D4}u && row < ${limit}) {
+        let at = (${off} + row) * DH + c * 4u;${full ? '' : `\n        let last = (${off} + row) * DH + DH - 1u;`}
+        x${t} = vec4<f32>(${loads});
       }
-    }
-    workgroupBarrier();
-  }
-  if (live) {
-    let inv = 1.0 / l;
-    for (var d = 0u; d < DH; d++) { ob[qRow + d] = ${T}(acc[d] * inv); }
-    lse[bh * u.Tq + i] = m + log(l);
-  }
-}`;
+    }`,
+  );
+  const store = Array.from(
+    { length: per },
+    (_, t) =>
+      `{ let e = lid + ${t * nt}u; if (e < ${rows * D4}u) { ${dst}[sw(e / D4, e % D4)] = x${t}${scale}; } }`,
+  );
+  return `{
+    ${load.join('\n    ')}
+    ${store.join('\n    ')}
+    }`;
 }
 
-/** dq `[B, H, Tq, dh]` and Δ = rowsum(dO ∘ O) `[B, H, Tq]` (f32). Grid: (query blocks, B*H). */
-export function attentionQueryGradWgsl(p: AttentionKernelParams): string {
-  const T = p.dtype;
-  const BQ = p.rows;
-  const BK = p.tile;
-  return `${head(p, [
-    ['qb', T, false],
-    ['kb', T, false],
-    ['vb', T, false],
-    ['ob', T, false],
-    ['gb', T, false],
-    ['lse', 'f32', false],
-    ['db', 'i32', false],
-    ['dqb', T, true],
-    ['delta', 'f32', true],
-  ])}
-var<workgroup> kS: array<f32, ${BK * p.dh}>;
-var<workgroup> vS: array<f32, ${BK * p.dh}>;
+/** `NC` output vec4 columns per thread; a guard where TX·NC overshoots D4. */
+const ncOf = (p: AttentionKernelParams) => Math.ceil(d4Of(p.dh) / p.tx);
+const colGuard = (p: AttentionKernelParams, c: string) =>
+  ncOf(p) * p.tx > d4Of(p.dh) ? `${c} < D4` : 'true';
 
-@compute @workgroup_size(${BQ})
+/** Declares `name0..3` (score micro-tile rows, vec4 over the 4 columns) zeroed. */
+const tile = (name: string) => R4.map((r) => `var ${name}${r} = vec4<f32>(0.0);`).join(' ');
+
+/**
+ * `acc_r[c] += dot(A[row r], B[col c])` over the head dims for each pair of
+ * (own-block array, streamed array, accumulator).
+ */
+function scores(pairs: readonly (readonly [string, string, string])[]): string {
+  const loads = pairs
+    .flatMap(([a, b], k) => [
+      ...R4.map((r) => `let a${k}${r} = ${a}[sw(ty + ${r}u * TY, c4)];`),
+      ...R4.map((c) => `let b${k}${c} = ${b}[sw(tx + ${c}u * TX, c4)];`),
+    ])
+    .join('\n      ');
+  const fmas = pairs
+    .flatMap(([, , acc], k) =>
+      R4.flatMap((r) =>
+        R4.map(
+          (d) =>
+            `${acc}${r} = fma(vec4<f32>(a${k}${r}[${d}]), vec4<f32>(${R4.map((c) => `b${k}${c}[${d}]`).join(', ')}), ${acc}${r});`,
+        ),
+      ),
+    )
+    .join('\n      ');
+  return `for (var c4 = 0u; c4 < D4; c4++) {
+      ${loads}
+      ${fmas}
+    }`;
+}
+
+/** Declares the 4×NC output accumulators `name_r_c` zeroed. */
+const accDecl = (p: AttentionKernelParams, name: string) =>
+  R4.flatMap((r) => Array.from({ length: ncOf(p) }, (_, c) => `var ${name}${r}_${c} = vec4<f32>(0.0);`)).join(
+    ' ',
+  );
+
+/**
+ * Output product over the streamed tile: `acc_r_c += P[j][row r] · X[j][col c]`
+ * for each (probabilities array, streamed array, accumulator) triple.
+ */
+function outputProduct(
+  p: AttentionKernelParams,
+  rowsB: number,
+  triples: readonly (readonly [string, string, string])[],
+): string {
+  const nc = ncOf(p);
+  const body = triples
+    .map(([pa, xa, acc], k) => {
+      const cols = Array.from({ length: nc }, (_, c) => {
+        const fm = R4.map((r) => `${acc}${r}_${c} += pv${k}[${r}] * x;`).join(' ');
+        const g = colGuard(p, `cc${c}`);
+        return g === 'true'
+          ? `{ let x = ${xa}[sw(j, cc${c})]; ${fm} }`
+          : `if (${g}) { let x = ${xa}[sw(j, cc${c})]; ${fm} }`;
+      });
+      return `let pv${k} = ${pa}[j * TY + ty];\n      ${cols.join('\n      ')}`;
+    })
+    .join('\n      ');
+  return `for (var j = 0u; j < ${rowsB}u; j++) {
+      ${body}
+    }`;
+}
+
+const ccDecl = (p: AttentionKernelParams) =>
+  Array.from({ length: ncOf(p) }, (_, c) => `let cc${c} = tx + ${c}u * TX;`).join(' ');
+
+/** Writes accumulators `acc_r_c · mul` to `dst` at `(off + row)·DH` for rows below `limit`. */
+function writeOut(
+  p: AttentionKernelParams,
+  dst: string,
+  acc: string,
+  base: string,
+  limit: string,
+  off: string,
+  mul: (r: number) => string,
+): string {
+  const T = p.dtype;
+  return R4.map((r) => {
+    const cols = Array.from({ length: ncOf(p) }, (_, c) => {
+      const comps = R4.map(
+        (k) =>
+          `if (cc${c} * 4u + ${k}u < DH) { ${dst}[at + cc${c} * 4u + ${k}u] = ${T}(${acc}${r}_${c}[${k}] * ${mul(r)}); }`,
+      ).join(' ');
+      return `if (${colGuard(p, `cc${c}`)}) { ${comps} }`;
+    }).join('\n      ');
+    return `{
+      let row = ${base} + ty + ${r}u * TY;
+      if (row < ${limit}) {
+      let at = (${off} + row) * DH;
+      ${cols}
+      }
+    }`;
+  }).join('\n    ');
+}
+
+/**
+ * Sum (or max) across the TX threads of each row of values `v_r` through
+ * `red` (vec4 array of at least `TY·TX` floats); the caller fences before.
+ * Returns statements defining `name` (vec4 over r) after a barrier.
+ */
+function rowReduce(
+  red: string,
+  vals: readonly string[],
+  name: string,
+  op: 'max' | 'sum',
+  p: AttentionKernelParams,
+): string {
+  const writes = R4.map(
+    (r) => `{ let e = (ty + ${r}u * TY) * TX + tx; ${red}[e >> 2u][e & 3u] = ${vals[r]}; }`,
+  ).join(' ');
+  const parts = p.tx / 4;
+  const reads = R4.map((r) => {
+    const vs = Array.from({ length: parts }, (_, k) => `${red}[(ty + ${r}u * TY) * (TX / 4u) + ${k}u]`);
+    const join = (x: string) =>
+      op === 'max' ? `max(max(${x}.x, ${x}.y), max(${x}.z, ${x}.w))` : `(${x}.x + ${x}.y + ${x}.z + ${x}.w)`;
+    const terms = vs.map(join);
+    return op === 'max' ? terms.reduce((a, b) => `max(${a}, ${b})`) : terms.join(' + ');
+  });
+  return `${writes}
+    workgroupBarrier();
+    let ${name} = vec4<f32>(${reads.join(', ')});`;
+}
+
+/** Forward: o `[B, H, Tq, dh]` and lse `[B, H, Tq]` (f32). Grid: (query blocks of 4·TY, B*H). */
+export function attentionForwardWgsl(p: AttentionKernelParams): string {
+  const BQ = 4 * p.ty;
+  const BK = 4 * p.tx;
+  const D4 = d4Of(p.dh);
+  const vS = p.shareKV ? 'kS' : 'vS';
+  const pSize = Math.max(BK * p.ty, (p.ty * p.tx) / 4 + 1);
+  const valid = (r: number, c: number) =>
+    `(k0 + tx + ${c}u * TX <= pos[${r}] && k0 + tx + ${c}u * TX >= first[${r}] && k0 + tx + ${c}u * TX < u.Tk)`;
+  return `${head(p, [
+    ['qb', p.dtype, false],
+    ['kb', p.dtype, false],
+    ['vb', p.dtype, false],
+    ['db', 'i32', false],
+    ['ob', p.dtype, true],
+    ['lse', 'f32', true],
+  ])}
+var<workgroup> qS: array<vec4<f32>, ${BQ * D4}>;
+var<workgroup> kS: array<vec4<f32>, ${BK * D4}>;
+${p.shareKV ? '' : `var<workgroup> vS: array<vec4<f32>, ${BK * D4}>;`}
+var<workgroup> pS: array<vec4<f32>, ${pSize}>;
+
+@compute @workgroup_size(${p.tx * p.ty})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let bh = wid.y;
   let b = bh / u.H;
   let h = bh % u.H;
   let kvh = b * u.Hkv + h / u.group;
+  let tx = lid % TX;
+  let ty = lid / TX;
   let q0 = wid.x * ${BQ}u;
-  let i = q0 + lid;
-  let live = i < u.Tq;
-  let ic = min(i, u.Tq - 1u);
-  let qRow = (bh * u.Tq + ic) * DH;
-  var qr: array<f32, ${p.dh}>;
-  var gr: array<f32, ${p.dh}>;
-  var dq: array<f32, ${p.dh}>;
-  var dl = 0.0;
-  for (var d = 0u; d < DH; d++) {
-    qr[d] = f32(qb[qRow + d]) * u.scale;
-    gr[d] = f32(gb[qRow + d]);
-    dl += gr[d] * f32(ob[qRow + d]);
-    dq[d] = 0.0;
+  ${stage('qS', 'qb', BQ, 'q0', 'u.Tq', 'bh * u.Tq', ' * u.scale', p)}
+  var pos: array<u32, 4>;
+  var first: array<u32, 4>;
+  for (var r = 0u; r < 4u; r++) {
+    let i = min(q0 + ty + r * TY, u.Tq - 1u);
+    pos[r] = u.kvOffset + i;
+    first[r] = ${p.docs ? 'u32(max(db[b * u.Tq + i], 0))' : '0u'};
   }
-  let rowLse = lse[bh * u.Tq + ic];
-  let pos = u.kvOffset + ic;
-  let first = ${p.docs ? 'u32(max(db[b * u.Tq + ic], 0))' : '0u'};
+  var m = vec4<f32>(-3.0e38);
+  var l = vec4<f32>(0.0);
+  ${ccDecl(p)}
+  ${accDecl(p, 'o')}
   let kEnd = min(u.Tk, u.kvOffset + min(q0 + ${BQ}u, u.Tq));
   for (var k0 = 0u; k0 < kEnd; k0 += ${BK}u) {
-    for (var e = lid; e < ${BK}u * DH; e += ${BQ}u) {
-      let j = k0 + e / DH;
-      var kv = 0.0; var vv = 0.0;
-      if (j < u.Tk) { let at = (kvh * u.Tk + j) * DH + e % DH; kv = f32(kb[at]); vv = f32(vb[at]); }
-      kS[e] = kv; vS[e] = vv;
-    }
     workgroupBarrier();
-    if (live) {
-      for (var jj = 0u; jj < ${BK}u; jj++) {
-        let j = k0 + jj;
-        if (j > pos || j < first || j >= u.Tk) { continue; }
-        var s = 0.0;
-        var dp = 0.0;
-        for (var d = 0u; d < DH; d++) { s += qr[d] * kS[jj * DH + d]; dp += gr[d] * vS[jj * DH + d]; }
-        let ds = exp(s - rowLse) * (dp - dl);
-        for (var d = 0u; d < DH; d++) { dq[d] += ds * kS[jj * DH + d]; }
-      }
-    }
+    ${stage('kS', 'kb', BK, 'k0', 'u.Tk', 'kvh * u.Tk', '', p)}
+    ${p.shareKV ? '' : stage('vS', 'vb', BK, 'k0', 'u.Tk', 'kvh * u.Tk', '', p)}
     workgroupBarrier();
+    ${tile('s')}
+    ${scores([['qS', 'kS', 's']])}
+    ${R4.map((r) => R4.map((c) => `s${r}[${c}] = select(-3.0e38, s${r}[${c}], ${valid(r, c)});`).join(' ')).join('\n    ')}
+    ${rowReduce(
+      'pS',
+      R4.map((r) => `max(max(s${r}.x, s${r}.y), max(s${r}.z, s${r}.w))`),
+      'tileMax',
+      'max',
+      p,
+    )}
+    let mNew = max(m, tileMax);
+    let corr = exp(m - mNew);
+    m = mNew;
+    ${R4.map((r) => `let p${r} = select(vec4<f32>(0.0), exp(s${r} - mNew[${r}]), s${r} > vec4<f32>(-1.0e38));`).join('\n    ')}
+    l = l * corr + vec4<f32>(${R4.map((r) => `dot(p${r}, vec4<f32>(1.0))`).join(', ')});
+    ${R4.flatMap((r) => Array.from({ length: ncOf(p) }, (_, c) => `o${r}_${c} *= corr[${r}];`)).join(' ')}
+    workgroupBarrier();
+    ${R4.map((c) => `pS[(tx + ${c}u * TX) * TY + ty] = vec4<f32>(p0[${c}], p1[${c}], p2[${c}], p3[${c}]);`).join('\n    ')}
+    ${p.shareKV ? stage('kS', 'vb', BK, 'k0', 'u.Tk', 'kvh * u.Tk', '', p) : ''}
+    workgroupBarrier();
+    ${outputProduct(p, BK, [['pS', vS, 'o']])}
   }
-  if (live) {
-    for (var d = 0u; d < DH; d++) { dqb[qRow + d] = ${T}(dq[d] * u.scale); }
-    delta[bh * u.Tq + i] = dl;
+  workgroupBarrier();
+  ${rowReduce(
+    'pS',
+    R4.map((r) => `l[${r}]`),
+    'lRow',
+    'sum',
+    p,
+  )}
+  let inv = 1.0 / lRow;
+  ${writeOut(p, 'ob', 'o', 'q0', 'u.Tq', 'bh * u.Tq', (r) => `inv[${r}]`)}
+  if (tx == 0u) {
+    for (var r = 0u; r < 4u; r++) {
+      let i = q0 + ty + r * TY;
+      if (i < u.Tq) { lse[bh * u.Tq + i] = m[r] + log(lRow[r]); }
+    }
   }
 }`;
 }
 
 /**
- * dk, dv `[B, Hkv, Tk, dh]`: one thread per key sums over the group's query
- * heads and the queries that see it (deterministic order, no atomics).
- * Grid: (key blocks, B*Hkv).
+ * dq `[B, H, Tq, dh]` and Δ = rowsum(dO ∘ O) `[B, H, Tq]` (f32).
+ * Grid: (query blocks of 4·TY, B*H). V's buffer holds dS after the scores.
+ */
+export function attentionQueryGradWgsl(p: AttentionKernelParams): string {
+  const BQ = 4 * p.ty;
+  const BK = 4 * p.tx;
+  const D4 = d4Of(p.dh);
+  const nc = ncOf(p);
+  const valid = (r: number, c: number) =>
+    `(k0 + tx + ${c}u * TX <= pos[${r}] && k0 + tx + ${c}u * TX >= first[${r}] && k0 + tx + ${c}u * TX < u.Tk)`;
+  // Δ partial over this thread's columns of O ∘ dO (rows past Tq read a clamped row).
+  const deltaPart = R4.map((r) => {
+    const cols = Array.from({ length: nc }, (_, c) => {
+      const g = colGuard(p, `cc${c}`);
+      const loads = R4.map(
+        (k) => `select(0.0, f32(ob[min(at + cc${c} * 4u + ${k}u, at + DH - 1u)]), cc${c} * 4u + ${k}u < DH)`,
+      ).join(', ');
+      return `if (${g}) { dpart[${r}] += dot(gS[sw(ty + ${r}u * TY, cc${c})], vec4<f32>(${loads})); }`;
+    }).join(' ');
+    return `{ let at = (bh * u.Tq + min(q0 + ty + ${r}u * TY, u.Tq - 1u)) * DH; ${cols} }`;
+  }).join('\n  ');
+  return `${head(p, [
+    ['qb', p.dtype, false],
+    ['kb', p.dtype, false],
+    ['vb', p.dtype, false],
+    ['ob', p.dtype, false],
+    ['gb', p.dtype, false],
+    ['lse', 'f32', false],
+    ['db', 'i32', false],
+    ['dqb', p.dtype, true],
+    ['delta', 'f32', true],
+  ])}
+var<workgroup> qS: array<vec4<f32>, ${BQ * D4}>;
+var<workgroup> gS: array<vec4<f32>, ${BQ * D4}>;
+var<workgroup> kS: array<vec4<f32>, ${BK * D4}>;
+var<workgroup> vS: array<vec4<f32>, ${Math.max(BK * D4, BK * p.ty, (p.ty * p.tx) / 4 + 1)}>;
+
+@compute @workgroup_size(${p.tx * p.ty})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let bh = wid.y;
+  let b = bh / u.H;
+  let h = bh % u.H;
+  let kvh = b * u.Hkv + h / u.group;
+  let tx = lid % TX;
+  let ty = lid / TX;
+  let q0 = wid.x * ${BQ}u;
+  ${stage('qS', 'qb', BQ, 'q0', 'u.Tq', 'bh * u.Tq', ' * u.scale', p)}
+  ${stage('gS', 'gb', BQ, 'q0', 'u.Tq', 'bh * u.Tq', '', p)}
+  ${ccDecl(p)}
+  workgroupBarrier();
+  var dpart = vec4<f32>(0.0);
+  ${deltaPart}
+  ${rowReduce(
+    'vS',
+    R4.map((r) => `dpart[${r}]`),
+    'dl',
+    'sum',
+    p,
+  )}
+  var pos: array<u32, 4>;
+  var first: array<u32, 4>;
+  var rowLse: vec4<f32>;
+  for (var r = 0u; r < 4u; r++) {
+    let i = min(q0 + ty + r * TY, u.Tq - 1u);
+    pos[r] = u.kvOffset + i;
+    first[r] = ${p.docs ? 'u32(max(db[b * u.Tq + i], 0))' : '0u'};
+    rowLse[r] = lse[bh * u.Tq + i];
+  }
+  ${accDecl(p, 'dq')}
+  let kEnd = min(u.Tk, u.kvOffset + min(q0 + ${BQ}u, u.Tq));
+  for (var k0 = 0u; k0 < kEnd; k0 += ${BK}u) {
+    workgroupBarrier();
+    ${stage('kS', 'kb', BK, 'k0', 'u.Tk', 'kvh * u.Tk', '', p)}
+    ${stage('vS', 'vb', BK, 'k0', 'u.Tk', 'kvh * u.Tk', '', p)}
+    workgroupBarrier();
+    ${tile('s')}
+    ${tile('dp')}
+    ${scores([
+      ['qS', 'kS', 's'],
+      ['gS', 'vS', 'dp'],
+    ])}
+    ${R4.map(
+      (r) =>
+        `let ds${r} = select(vec4<f32>(0.0), exp(s${r} - rowLse[${r}]) * (dp${r} - dl[${r}]), vec4<bool>(${R4.map((c) => valid(r, c)).join(', ')}));`,
+    ).join('\n    ')}
+    workgroupBarrier();
+    ${R4.map((c) => `vS[(tx + ${c}u * TX) * TY + ty] = vec4<f32>(ds0[${c}], ds1[${c}], ds2[${c}], ds3[${c}]);`).join('\n    ')}
+    workgroupBarrier();
+    ${outputProduct(p, BK, [['vS', 'kS', 'dq']])}
+  }
+  ${writeOut(p, 'dqb', 'dq', 'q0', 'u.Tq', 'bh * u.Tq', () => 'u.scale')}
+  if (tx == 0u) {
+    for (var r = 0u; r < 4u; r++) {
+      let i = q0 + ty + r * TY;
+      if (i < u.Tq) { delta[bh * u.Tq + i] = dl[r]; }
+    }
+  }
+}`;
+}
+
+/**
+ * dk, dv `[B, Hkv, Tk, dh]`: a workgroup owns 4·TY keys, sums over the
+ * group's query heads and streams the query tiles that see them
+ * (deterministic order, no atomics). Grid: (key blocks, B*Hkv).
  */
 export function attentionKeyGradWgsl(p: AttentionKernelParams): string {
-  const T = p.dtype;
-  const BK = p.rows;
-  const BQ = p.tile;
+  const BK = 4 * p.ty;
+  const BQ = 4 * p.tx;
+  const D4 = d4Of(p.dh);
   return `${head(p, [
-    ['qb', T, false],
-    ['kb', T, false],
-    ['vb', T, false],
-    ['gb', T, false],
+    ['qb', p.dtype, false],
+    ['kb', p.dtype, false],
+    ['vb', p.dtype, false],
+    ['gb', p.dtype, false],
     ['lse', 'f32', false],
     ['delta', 'f32', false],
     ['db', 'i32', false],
-    ['dkb', T, true],
-    ['dvb', T, true],
+    ['dkb', p.dtype, true],
+    ['dvb', p.dtype, true],
   ])}
-var<workgroup> qS: array<f32, ${BQ * p.dh}>;
-var<workgroup> gS: array<f32, ${BQ * p.dh}>;
-var<workgroup> lS: array<f32, ${BQ}>;
-var<workgroup> dS: array<f32, ${BQ}>;
-var<workgroup> fS: array<u32, ${BQ}>;
+var<workgroup> kS: array<vec4<f32>, ${BK * D4}>;
+var<workgroup> vS: array<vec4<f32>, ${BK * D4}>;
+var<workgroup> qS: array<vec4<f32>, ${BQ * D4}>;
+var<workgroup> gS: array<vec4<f32>, ${BQ * D4}>;
+var<workgroup> pS: array<vec4<f32>, ${BQ * p.ty}>;
+var<workgroup> dS: array<vec4<f32>, ${BQ * p.ty}>;
 
-@compute @workgroup_size(${BK})
+@compute @workgroup_size(${p.tx * p.ty})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let bkv = wid.y;
   let b = bkv / u.Hkv;
   let hk = bkv % u.Hkv;
+  let tx = lid % TX;
+  let ty = lid / TX;
   let j0 = wid.x * ${BK}u;
-  let j = j0 + lid;
-  let live = j < u.Tk;
-  let kRow = (bkv * u.Tk + min(j, u.Tk - 1u)) * DH;
-  var kr: array<f32, ${p.dh}>;
-  var vr: array<f32, ${p.dh}>;
-  var dk: array<f32, ${p.dh}>;
-  var dv: array<f32, ${p.dh}>;
-  for (var d = 0u; d < DH; d++) { kr[d] = f32(kb[kRow + d]); vr[d] = f32(vb[kRow + d]); dk[d] = 0.0; dv[d] = 0.0; }
+  ${stage('kS', 'kb', BK, 'j0', 'u.Tk', 'bkv * u.Tk', '', p)}
+  ${stage('vS', 'vb', BK, 'j0', 'u.Tk', 'bkv * u.Tk', '', p)}
+  ${ccDecl(p)}
+  ${accDecl(p, 'dk')}
+  ${accDecl(p, 'dv')}
   // Queries that can see key j0 or later: kvOffset + i >= j0.
   let iStart = select(0u, j0 - u.kvOffset, j0 > u.kvOffset);
   for (var g = 0u; g < u.group; g++) {
     let bh = b * u.H + hk * u.group + g;
     for (var i0 = iStart - iStart % ${BQ}u; i0 < u.Tq; i0 += ${BQ}u) {
-      for (var e = lid; e < ${BQ}u * DH; e += ${BK}u) {
-        let i = i0 + e / DH;
-        var qv = 0.0; var gv = 0.0;
-        if (i < u.Tq) { let at = (bh * u.Tq + i) * DH + e % DH; qv = f32(qb[at]) * u.scale; gv = f32(gb[at]); }
-        qS[e] = qv; gS[e] = gv;
-      }
-      for (var e = lid; e < ${BQ}u; e += ${BK}u) {
-        let i = min(i0 + e, u.Tq - 1u);
-        lS[e] = lse[bh * u.Tq + i];
-        dS[e] = delta[bh * u.Tq + i];
-        fS[e] = ${p.docs ? 'u32(max(db[b * u.Tq + i], 0))' : '0u'};
+      workgroupBarrier();
+      ${stage('qS', 'qb', BQ, 'i0', 'u.Tq', 'bh * u.Tq', ' * u.scale', p)}
+      ${stage('gS', 'gb', BQ, 'i0', 'u.Tq', 'bh * u.Tq', '', p)}
+      var colLse: vec4<f32>;
+      var colDelta: vec4<f32>;
+      var colPos: vec4<u32>;
+      var colFirst: vec4<u32>;
+      for (var c = 0u; c < 4u; c++) {
+        let i = i0 + tx + c * TX;
+        let ic = min(i, u.Tq - 1u);
+        colLse[c] = lse[bh * u.Tq + ic];
+        colDelta[c] = delta[bh * u.Tq + ic];
+        // A query past Tq sees nothing: position below every key.
+        colPos[c] = select(0u, u.kvOffset + i + 1u, i < u.Tq);
+        colFirst[c] = ${p.docs ? 'u32(max(db[b * u.Tq + ic], 0))' : '0u'};
       }
       workgroupBarrier();
-      if (live) {
-        for (var ii = 0u; ii < ${BQ}u; ii++) {
-          let i = i0 + ii;
-          if (i >= u.Tq || j > u.kvOffset + i || j < fS[ii]) { continue; }
-          var s = 0.0;
-          var dp = 0.0;
-          for (var d = 0u; d < DH; d++) { s += qS[ii * DH + d] * kr[d]; dp += gS[ii * DH + d] * vr[d]; }
-          let pij = exp(s - lS[ii]);
-          let ds = pij * (dp - dS[ii]);
-          for (var d = 0u; d < DH; d++) { dv[d] += pij * gS[ii * DH + d]; dk[d] += ds * qS[ii * DH + d]; }
-        }
-      }
+      ${tile('s')}
+      ${tile('dp')}
+      ${scores([
+        ['kS', 'qS', 's'],
+        ['vS', 'gS', 'dp'],
+      ])}
+      ${R4.map((r) => {
+        const j = `j0 + ty + ${r}u * TY`;
+        return `{
+        let seen = (vec4<u32>(${j}) < colPos) & (vec4<u32>(${j}) >= colFirst);
+        let p = select(vec4<f32>(0.0), exp(s${r} - colLse), seen);
+        let ds = p * (dp${r} - colDelta);
+        s${r} = p;
+        dp${r} = ds;
+      }`;
+      }).join('\n      ')}
+      ${R4.map((c) => `pS[(tx + ${c}u * TX) * TY + ty] = vec4<f32>(s0[${c}], s1[${c}], s2[${c}], s3[${c}]);`).join('\n      ')}
+      ${R4.map((c) => `dS[(tx + ${c}u * TX) * TY + ty] = vec4<f32>(dp0[${c}], dp1[${c}], dp2[${c}], dp3[${c}]);`).join('\n      ')}
       workgroupBarrier();
+      ${outputProduct(p, BQ, [
+        ['pS', 'gS', 'dv'],
+        ['dS', 'qS', 'dk'],
+      ])}
     }
   }
-  if (live) {
-    for (var d = 0u; d < DH; d++) { dkb[kRow + d] = ${T}(dk[d]); dvb[kRow + d] = ${T}(dv[d]); }
-  }
+  ${writeOut(p, 'dkb', 'dk', 'j0', 'u.Tk', 'bkv * u.Tk', () => '1.0')}
+  ${writeOut(p, 'dvb', 'dv', 'j0', 'u.Tk', 'bkv * u.Tk', () => '1.0')}
 }`;
 }
