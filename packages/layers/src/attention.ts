@@ -1,7 +1,9 @@
 import { type Backend, concat, type DType, reshape, type Tensor, tidy } from '@dynconv/tensor';
+import { layerFusion } from './fused/gpu.js';
+import { splitHeadsRoPE } from './fused/rope-heads.js';
 import type { InitOptions } from './init.js';
 import * as K from './kernels/index.js';
-import { fusedLinear, initLinear, type Linear } from './linear.js';
+import { fusedLinear, fusedLinearPacked, initLinear, type Linear } from './linear.js';
 import { initRMSNorm, type RMSNorm, rmsNorm } from './norm.js';
 import { applyRoPE, initRoPE, type RoPE, ropeTables } from './rope.js';
 import {
@@ -108,6 +110,91 @@ const splitHeads = (x: Tensor, heads: number, dh: number): Tensor => {
   return reshape(x, [b, t, heads, dh]).permute([0, 2, 1, 3]);
 };
 
+type Heads = { q: Tensor; k: Tensor; v: Tensor; extra: Tensor[] };
+
+/**
+ * The q/k/v streams `[B, T, heads·dh]` after their convs, and the extra
+ * projections: one fused matmul for q/k/v, the dynamic convs' generators and
+ * the extras.
+ */
+function projectStreams(p: Attention, x: Tensor, mode: SequenceMode, extraLayers: readonly Linear[]) {
+  const streams = [p.q_conv, p.k_conv, p.v_conv];
+  const gens = streams.map((c) => (c ? convGenerator(c) : null));
+  const fused = [
+    p.q_proj,
+    p.k_proj,
+    p.v_proj,
+    ...gens.filter((g): g is Linear => g !== null),
+    ...extraLayers,
+  ];
+  const outs = fusedLinear(fused, x);
+  let next = 3;
+  const z = gens.map((g) => (g ? outs[next++] : undefined));
+  const extra = outs.slice(next);
+  const names = ['q_conv', 'k_conv', 'v_conv'];
+  const [q0, k0, v0] = [0, 1, 2].map((i) => convStream(names[i]!, streams[i], outs[i]!, z[i], mode));
+  return { q0: q0!, k0: k0!, v0: v0!, extra };
+}
+
+/**
+ * q, k, v `[B, heads, T, dh]` (post-conv, post-QK-norm, post-RoPE) and the
+ * extra projections, with composed ops: the reference of `projectHeadsFused`.
+ */
+function projectHeads(
+  p: Attention,
+  x: Tensor,
+  mode: SequenceMode,
+  offset: number,
+  extraLayers: readonly Linear[],
+): Heads {
+  const t = x.shape[1]!;
+  const { q0, k0, v0, extra } = projectStreams(p, x, mode, extraLayers);
+  let q = splitHeads(q0, p.nHeads, p.headDim);
+  let k = splitHeads(k0, p.nKvHeads, p.headDim);
+  const v = splitHeads(v0, p.nKvHeads, p.headDim);
+  if (p.q_norm) q = rmsNorm(p.q_norm, q);
+  if (p.k_norm) k = rmsNorm(p.k_norm, k);
+  if (p.rope) {
+    const tables = ropeTables(p.rope, offset, t, { backend: x.backend, dtype: q.dtype });
+    q = applyRoPE(p.rope, q, offset, tables);
+    k = applyRoPE(p.rope, k, offset, tables);
+  }
+  return { q, k, v, extra };
+}
+
+/**
+ * `projectHeads` (no QK-norm) with the head split and RoPE in `splitHeadsRoPE`:
+ * without q/k/v convs and extra projections, one kernel reads the packed
+ * q/k/v projection and its backward writes the packed gradient; otherwise
+ * one kernel per stream.
+ */
+function projectHeadsFused(
+  p: Attention,
+  x: Tensor,
+  mode: SequenceMode,
+  offset: number,
+  extraLayers: readonly Linear[],
+): Heads {
+  const t = x.shape[1]!;
+  const rotate = p.rope !== null;
+  const tables = p.rope ? ropeTables(p.rope, offset, t, { backend: x.backend, dtype: x.dtype }) : null;
+  const heads = (y: Tensor, segments: { heads: number; rotate: boolean }[]) =>
+    splitHeadsRoPE(y, segments, p.headDim, p.rope, tables);
+  if (!p.q_conv && !p.k_conv && !p.v_conv && extraLayers.length === 0) {
+    const [q, k, v] = heads(fusedLinearPacked([p.q_proj, p.k_proj, p.v_proj], x), [
+      { heads: p.nHeads, rotate },
+      { heads: p.nKvHeads, rotate },
+      { heads: p.nKvHeads, rotate: false },
+    ]);
+    return { q: q!, k: k!, v: v!, extra: [] };
+  }
+  const { q0, k0, v0, extra } = projectStreams(p, x, mode, extraLayers);
+  const [q] = heads(q0, [{ heads: p.nHeads, rotate }]);
+  const [k] = heads(k0, [{ heads: p.nKvHeads, rotate }]);
+  const [v] = heads(v0, [{ heads: p.nKvHeads, rotate: false }]);
+  return { q: q!, k: k!, v: v!, extra };
+}
+
 /**
  * The attention sublayer in either mode. `x [B, T, d] → y [B, T, d]`.
  * Step mode reads and writes the caches `k`, `v` `[B, Hkv, P, dh]` (post-conv,
@@ -121,32 +208,11 @@ export function attentionSublayer(
 ): { y: Tensor; extra: Tensor[] } {
   return tidy(() => {
     const [b, t] = x.shape as [number, number];
-    const streams = [p.q_conv, p.k_conv, p.v_conv];
-    const gens = streams.map((c) => (c ? convGenerator(c) : null));
-    const fused = [
-      p.q_proj,
-      p.k_proj,
-      p.v_proj,
-      ...gens.filter((g): g is Linear => g !== null),
-      ...(o.extra ?? []),
-    ];
-    const outs = fusedLinear(fused, x);
-    let next = 3;
-    const z = gens.map((g) => (g ? outs[next++] : undefined));
-    const extra = outs.slice(next);
-    const names = ['q_conv', 'k_conv', 'v_conv'];
-    const [q0, k0, v0] = [0, 1, 2].map((i) => convStream(names[i]!, streams[i], outs[i]!, z[i], mode));
-    let q = splitHeads(q0!, p.nHeads, p.headDim);
-    let k = splitHeads(k0!, p.nKvHeads, p.headDim);
-    let v = splitHeads(v0!, p.nKvHeads, p.headDim);
-    if (p.q_norm) q = rmsNorm(p.q_norm, q);
-    if (p.k_norm) k = rmsNorm(p.k_norm, k);
     const offset = mode.kind === 'step' ? mode.position : 0;
-    if (p.rope) {
-      const tables = ropeTables(p.rope, offset, t, { backend: x.backend, dtype: q.dtype });
-      q = applyRoPE(p.rope, q, offset, tables);
-      k = applyRoPE(p.rope, k, offset, tables);
-    }
+    let { q, k, v, extra } =
+      layerFusion.enabled && !p.q_norm && !p.k_norm
+        ? projectHeadsFused(p, x, mode, offset, o.extra ?? [])
+        : projectHeads(p, x, mode, offset, o.extra ?? []);
     if (mode.kind === 'step') {
       const pk = mode.cache.get('k');
       const pv = mode.cache.get('v');

@@ -19,6 +19,9 @@ export {
   initAttentionCache,
 } from './attention.js';
 export { type Embedding, type EmbeddingOptions, embed, initEmbedding, outputLogits } from './embedding.js';
+export { layerFusion } from './fused/gpu.js';
+export { type HeadSegment, type RoPETables, splitHeadsRoPE, splitHeadsRoPERef } from './fused/rope-heads.js';
+export { swiglu, swigluPacked, swigluRef } from './fused/swiglu.js';
 export {
   asParameter,
   constantParameter,
@@ -26,7 +29,15 @@ export {
   normalParameter,
   uniformParameter,
 } from './init.js';
-export { fusedLinear, initLinear, type Linear, type LinearOptions, linear, linearShape } from './linear.js';
+export {
+  fusedLinear,
+  fusedLinearPacked,
+  initLinear,
+  type Linear,
+  type LinearOptions,
+  linear,
+  linearShape,
+} from './linear.js';
 export {
   type GeluMLP,
   initMLP,

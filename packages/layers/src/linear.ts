@@ -1,4 +1,5 @@
 import { concat, empty, matmul, narrow, record, reshape, type Tensor, tidy, zeros } from '@dynconv/tensor';
+import { layerFusion } from './fused/gpu.js';
 import { constantParameter, type InitOptions, normalParameter, uniformParameter } from './init.js';
 
 /** A dense layer `y = x Wᵀ + b`, PyTorch layout: `weight [out, in]`, `bias [out]`. */
@@ -44,7 +45,7 @@ export function linear(p: Linear, x: Tensor): Tensor {
     const { inFeatures, outFeatures } = linearShape(p);
     const lead = x.shape.slice(0, -1);
     const x2 = reshape(x, [-1, inFeatures]);
-    let y = matmul(x2, p.weight.T);
+    let y = layerFusion.enabled ? matmulWeightT(x2, p.weight) : matmul(x2, p.weight.T);
     if (p.bias) y = y.add(p.bias);
     return reshape(y, [...lead, outFeatures]);
   });
@@ -58,6 +59,21 @@ export function linear(p: Linear, x: Tensor): Tensor {
  */
 export function fusedLinear(layers: readonly Linear[], x: Tensor): Tensor[] {
   if (layers.length === 1) return [linear(layers[0]!, x)];
+  return tidy(() =>
+    splitLastAxis(
+      fusedLinearPacked(layers, x),
+      layers.map((l) => linearShape(l).outFeatures),
+    ),
+  );
+}
+
+/**
+ * {@link fusedLinear} without the split: `x [..., in] → [..., Σ out_i]`, the
+ * layers' outputs side by side, for a consumer that reads them packed (e.g.
+ * `splitHeadsRoPE`, `swigluPacked`) and so hands back one packed gradient.
+ */
+export function fusedLinearPacked(layers: readonly Linear[], x: Tensor): Tensor {
+  if (layers.length === 1) return linear(layers[0]!, x);
   return tidy(() => {
     const widths = layers.map((l) => linearShape(l).outFeatures);
     const weight = concatOwned(layers.map((l) => l.weight));
@@ -69,9 +85,28 @@ export function fusedLinear(layers: readonly Linear[], x: Tensor): Tensor[] {
           ),
         )
       : undefined;
-    const y = linear(bias ? { weight, bias } : { weight }, x);
-    return splitLastAxis(y, widths);
+    return linear(bias ? { weight, bias } : { weight }, x);
   });
+}
+
+/**
+ * `x Wᵀ` (x `[N, in]`, W `[out, in]`) whose weight gradient is computed as
+ * `gᵀ x`: a contiguous `[out, in]` tensor. Why: matmul's own rule gives
+ * `(xᵀ g)ᵀ`, a transposed view, which the fused WebGPU AdamW cannot take whole
+ * (it updates such a parameter with ~14 composed dispatches instead of one).
+ */
+function matmulWeightT(x: Tensor, w: Tensor): Tensor {
+  const xd = x.detach();
+  const wd = w.detach();
+  const y = matmul(xd, wd.T);
+  const [needX, needW] = [x.requiresGrad, w.requiresGrad];
+  record('linear', [x, w], [y], [xd, wd], ([g], [sx, sw]) => [
+    needX ? matmul(g!, sw!) : null,
+    needW ? matmul(g!.T, sx!) : null,
+  ]);
+  xd.dispose();
+  wd.dispose();
+  return y;
 }
 
 /**

@@ -1,6 +1,8 @@
 import { type Backend, type DType, gelu, silu, type Tensor, tidy } from '@dynconv/tensor';
+import { layerFusion } from './fused/gpu.js';
+import { swiglu, swigluPacked } from './fused/swiglu.js';
 import type { InitOptions } from './init.js';
-import { fusedLinear, initLinear, type Linear } from './linear.js';
+import { fusedLinear, fusedLinearPacked, initLinear, type Linear } from './linear.js';
 import {
   convGenerator,
   initShortConv,
@@ -106,7 +108,10 @@ function projectWithConvs(
 export function mlpSublayer(p: MLP, x: Tensor, mode: SequenceMode): Tensor {
   return tidy(() => {
     let act: Tensor;
-    if (p.kind === 'swiglu') {
+    if (p.kind === 'swiglu' && layerFusion.enabled && !p.gate_conv && !p.up_conv) {
+      // One packed [.., 2·hidden] projection; the fused kernel's backward writes its packed gradient.
+      act = swigluPacked(fusedLinearPacked([p.gate_proj, p.up_proj], x));
+    } else if (p.kind === 'swiglu') {
       const [gate, up] = projectWithConvs(
         x,
         [
@@ -115,7 +120,7 @@ export function mlpSublayer(p: MLP, x: Tensor, mode: SequenceMode): Tensor {
         ],
         mode,
       );
-      act = silu(gate!).mul(up!);
+      act = layerFusion.enabled ? swiglu(gate!, up!) : silu(gate!).mul(up!);
     } else {
       const [up] = projectWithConvs(x, [{ name: 'up_conv', proj: p.up_proj, conv: p.up_conv }], mode);
       act = gelu(up!, p.approximate);

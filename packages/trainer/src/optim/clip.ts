@@ -1,4 +1,5 @@
 import { keep, noGrad, type Tensor, tidy } from '@dynconv/tensor';
+import { fusedSumOfSquares } from './grad-norm-webgpu.js';
 
 /**
  * The global L2 norm over every gradient, as a one-element tensor (no host
@@ -7,14 +8,17 @@ import { keep, noGrad, type Tensor, tidy } from '@dynconv/tensor';
 export function globalGradNorm(params: Iterable<Tensor>): Tensor {
   return noGrad(() =>
     tidy(() => {
+      const grads = [...params].flatMap((p) => (p.grad ? [p.grad] : []));
+      if (grads.length === 0) throw new Error('globalGradNorm: no parameter has a gradient');
+      // WebGPU: one dispatch per gradient and one reduction (see grad-norm-webgpu.ts).
+      const fused = fusedSumOfSquares(grads);
+      if (fused) return fused.sqrt();
       let total: Tensor | null = null;
-      for (const p of params) {
-        if (!p.grad) continue;
-        const s = p.grad.square().sum();
+      for (const g of grads) {
+        const s = g.square().sum();
         total = total ? total.add(s) : s;
       }
-      if (!total) throw new Error('globalGradNorm: no parameter has a gradient');
-      return total.sqrt();
+      return total!.sqrt();
     }),
   );
 }
