@@ -26,6 +26,7 @@ import {
   launchLowRankForward,
   launchLowRankTokenBackward,
   launchLowRankZGrad,
+  launchLowRankZGradQuads,
   launchLowRankZGradTiled,
 } from '../src/dynamic-conv-lowrank/dynamic-conv-lowrank.launch.js';
 import {
@@ -34,6 +35,11 @@ import {
   lowRankZGradKey,
   lowRankZGradWgsl,
 } from '../src/dynamic-conv-lowrank/dynamic-conv-lowrank.wgsl.js';
+import {
+  lowRankZGradQuadsKey,
+  lowRankZGradQuadsWgsl,
+  zGradQuadsTokens,
+} from '../src/dynamic-conv-lowrank/zgrad-quads.wgsl.js';
 import { gpuTimer } from './gpu-timer.js';
 
 const args = process.argv.slice(2);
@@ -167,9 +173,7 @@ const defaults: Omit<Shape, 'L'> = {
 };
 const forwardShapes: Shape[] = [
   { L: convTuning.lowRankForwardChunk, ...defaults, stageX: convTuning.lowRankForwardStageX },
-  { L: convTuning.lowRankForwardChunk, ...defaults, stageX: convTuning.lowRankForwardStageX, piped: true },
-  { L: convTuning.lowRankForwardChunk, ...defaults, stageX: 16, piped: true },
-  { L: 128, ...defaults, stageX: 8, piped: true },
+  { L: convTuning.lowRankForwardChunk, ...defaults, stageX: convTuning.lowRankForwardStageX, workgroup: 32 },
 ];
 await compare(
   'forward',
@@ -184,10 +188,11 @@ const dx = output(backend, [B, T, D], 'f32');
 const maxChunks = chunking(B, T, 32).numChunks;
 const part = output(backend, [maxChunks * rowsOfPartials * D], 'f32');
 const backwardShapes: [LowRankKernelParams['backward'], Shape][] = [
-  [convTuning.lowRankSplitBackward ? 'dx' : 'fused', { L: convTuning.lowRankBackwardChunk, ...defaults }],
-  ['fused', { L: convTuning.lowRankBackwardChunk, ...defaults, piped: true }],
-  ['fused', { L: convTuning.lowRankBackwardChunk, ...defaults, stageX: 8, piped: true }],
-  ['fused', { L: convTuning.lowRankBackwardChunk, ...defaults, workgroup: 128, piped: true }],
+  [
+    convTuning.lowRankSplitBackward ? 'dx' : 'fused',
+    { L: convTuning.lowRankBackwardChunk, ...defaults, piped: convTuning.lowRankPipelineStage },
+  ],
+  ['fused', { L: convTuning.lowRankBackwardChunk, ...defaults, piped: false }],
 ];
 await compare(
   'backward token loop',
@@ -227,6 +232,40 @@ const interleaved = (
       slice,
     ),
 });
+const quads = (channels: number, slice: number, vec4Loads = false): Candidate => ({
+  shape: `quads channels=${channels} slice=${slice}${vec4Loads ? ' vec4 loads' : ''}`,
+  run: () =>
+    launchLowRankZGradQuads(
+      rt,
+      { dtype: 'f32', W, R, docs: false, channels, vec4Loads },
+      gy,
+      inputs,
+      zPart,
+      dims,
+      slice,
+    ),
+});
+/** The quad kernel with its staging loads skipped after the first step (compute alone). */
+const quadsComputeOnly = (channels: number, vec4Loads: boolean): Candidate => {
+  const q = { dtype: 'f32' as const, W, R, docs: false, channels, vec4Loads };
+  return {
+    shape: `ablation: quads channels=${channels}${vec4Loads ? ' vec4 loads' : ''}, stage once`,
+    run: () =>
+      dispatchZGrad(
+        rt,
+        {
+          key: `${lowRankZGradQuadsKey(q)}|ablate`,
+          code: () => lowRankZGradQuadsWgsl(q).replace(/if \(c0 \+ (\d+)u < cEnd\)/, 'if (false)'),
+          tokensPerGroup: zGradQuadsTokens(q),
+        },
+        gy,
+        inputs,
+        zPart,
+        dims,
+        256,
+      ),
+  };
+};
 const tiled = (channels: number, slice: number, threads = Z_GRAD_THREADS): Candidate => ({
   shape: `tiled channels=${channels} threads=${threads} slice=${slice}`,
   run: () =>
@@ -285,10 +324,9 @@ await compare(
       (c) => c.replace(/if \(c0 \+ (\d+)u < cEnd\)/, 'if (false)').replace(/ \* m0_\d;/g, ';'),
       true,
     ),
-    interleaved(2, 128, 128, undefined, true),
-    interleaved(2, 64, 128, undefined, true),
-    interleaved(4, 64, 64, undefined, true),
-    tiled(4, 64),
+    quads(8, 256, true),
+    quads(8, 128, true),
+    quadsComputeOnly(8, true),
   ],
   (W + 2 * R * W) * btd,
   2 * btd * 4,
@@ -339,7 +377,7 @@ for (const t of [y, dx, part, zPart]) t.dispose();
   const dx2 = output(backend, [B, T, D], 'f32');
   const bChunks = chunking(B, T, convTuning.lowRankBackwardChunk);
   const part2 = output(backend, [bChunks.numChunks * rowsOfPartials * D], 'f32');
-  const zSlice = zGradSlice(B, T, D, convTuning.lowRankZGradTokens);
+  const zSlice = zGradSlice(B, T, D, 1, 2048);
   const zPart2 = output(backend, [Math.ceil(D / zSlice) * B * T * R], 'f32');
   const fwdShape: Shape = {
     L: convTuning.lowRankForwardChunk,
@@ -350,6 +388,7 @@ for (const t of [y, dx, part, zPart]) t.dispose();
     L: convTuning.lowRankBackwardChunk,
     stageZ: 64,
     stageX: convTuning.lowRankStageX,
+    piped: convTuning.lowRankPipelineStage,
   };
   const steps: (() => void)[] = [
     () => launchLowRankForward(rt, params('fused', fwdShape), inputs, y2, dims, chunking(B, T, fwdShape.L)),
@@ -364,9 +403,9 @@ for (const t of [y, dx, part, zPart]) t.dispose();
         bChunks,
       ),
     () =>
-      launchLowRankZGrad(
+      launchLowRankZGradQuads(
         rt,
-        { dtype: 'f32', W, R, docs: false, threads: Z_GRAD_THREADS, tokens: convTuning.lowRankZGradTokens },
+        { dtype: 'f32', W, R, docs: false, channels: convTuning.lowRankZGradQuadsChannels, vec4Loads: true },
         gy,
         inputs,
         zPart2,
@@ -383,12 +422,7 @@ for (const t of [y, dx, part, zPart]) t.dispose();
     'op fwd+bwd',
     [
       { shape: 'whole op through autograd (defaults)', run: withTuning({}) },
-      { shape: 'dz prefetch', run: withTuning({ lowRankZGradPrefetch: true }) },
-      { shape: 'token loops pipelined', run: withTuning({ lowRankPipelineStage: true }) },
-      {
-        shape: 'dz prefetch + token loops pipelined',
-        run: withTuning({ lowRankZGradPrefetch: true, lowRankPipelineStage: true }),
-      },
+      { shape: 'dz quads', run: withTuning({ lowRankZGradQuads: true }) },
       ...steps.map((_, i) => ({
         shape: names.slice(0, i + 1).join(' '),
         run: () => {

@@ -7,6 +7,7 @@ import {
   launchLowRankForward,
   launchLowRankTokenBackward,
   launchLowRankZGrad,
+  launchLowRankZGradQuads,
   launchLowRankZGradTiled,
 } from './dynamic-conv-lowrank.launch.js';
 import {
@@ -14,6 +15,7 @@ import {
   type LowRankZGradParams,
   lowRankPartialRows,
 } from './dynamic-conv-lowrank.wgsl.js';
+import { type LowRankZGradQuadsParams, zGradQuadsBytes, zGradQuadsTokens } from './zgrad-quads.wgsl.js';
 import { type LowRankZGradTiledParams, zGradTiledBytes } from './zgrad-tiled.wgsl.js';
 
 export const Z_GRAD_THREADS = 128;
@@ -37,11 +39,21 @@ export function backwardChunk(B: number, T: number, D: number, workgroup: number
   return L;
 }
 
-/** Channels per dz slice: narrower slices when the token-major grid alone is small (same occupancy reason as backwardChunk). */
-export function zGradSlice(B: number, T: number, D: number, tokensPerThread: number): number {
+/**
+ * Channels per dz slice: narrower slices when the token-major grid alone is
+ * small (same occupancy reason as backwardChunk), until `minGroups`
+ * workgroups (the quad kernel: 2048, H100 dz 0.228 → 0.224 ms over 1024).
+ */
+export function zGradSlice(
+  B: number,
+  T: number,
+  D: number,
+  tokensPerThread: number,
+  minGroups = MIN_BACKWARD_WORKGROUPS,
+): number {
   const tokenGroups = Math.ceil((B * T) / (tokensPerThread * Z_GRAD_THREADS));
   let slice = Z_GRAD_SLICE;
-  while (slice > 64 && tokenGroups * Math.ceil(D / slice) < MIN_BACKWARD_WORKGROUPS) slice /= 2;
+  while (slice > 64 && tokenGroups * Math.ceil(D / slice) < minGroups) slice /= 2;
   return slice;
 }
 
@@ -60,6 +72,31 @@ export function zGradTiledParams(
   for (const channels of [8, 4, 2, 1]) {
     const q = { dtype: p.dtype, W: p.W, R: p.R, docs: p.docs, threads: Z_GRAD_THREADS, channels };
     if (zGradTiledBytes(q) <= limit) return q;
+  }
+  return null;
+}
+
+/**
+ * The quad dz kernel's parameters (8 channels per step, fewer where the
+ * device's workgroup storage is smaller), or null where the one-token-per-thread
+ * kernel runs instead (`convTuning.lowRankZGradQuads` off).
+ */
+export function zGradQuadsParams(
+  rt: KernelRuntime,
+  p: { dtype: 'f32' | 'f16'; W: number; R: number; docs: boolean; D: number },
+): LowRankZGradQuadsParams | null {
+  if (!convTuning.lowRankZGradQuads) return null;
+  const limit = rt.device.limits.maxComputeWorkgroupStorageSize;
+  for (const channels of [convTuning.lowRankZGradQuadsChannels, 4, 2, 1]) {
+    const q = {
+      dtype: p.dtype,
+      W: p.W,
+      R: p.R,
+      docs: p.docs,
+      channels,
+      vec4Loads: p.D % 4 === 0 && channels % 4 === 0,
+    };
+    if (zGradQuadsBytes(q) <= limit) return q;
   }
   return null;
 }
@@ -161,10 +198,23 @@ export function dynamicConvLowRankFused(
         chunks,
       );
     const tiled = zGradTiledParams(rt, p);
-    const slice = zGradSlice(B, T, D, tiled ? 4 : convTuning.lowRankZGradTokens);
+    const quads = tiled ? null : zGradQuadsParams(rt, { ...p, D });
+    const tokensPerGroup = tiled
+      ? 4 * Z_GRAD_THREADS
+      : quads
+        ? zGradQuadsTokens(quads)
+        : convTuning.lowRankZGradTokens * Z_GRAD_THREADS;
+    const slice = zGradSlice(
+      B,
+      T,
+      D,
+      tokensPerGroup / Z_GRAD_THREADS,
+      quads ? 2 * MIN_BACKWARD_WORKGROUPS : undefined,
+    );
     const slices = Math.ceil(D / slice);
     const zPart = output(backend, [slices * B * T * R], 'f32');
     if (tiled) launchLowRankZGradTiled(rt, tiled, g, kept, zPart, dims, slice);
+    else if (quads) launchLowRankZGradQuads(rt, quads, g, kept, zPart, dims, slice);
     else {
       const q: LowRankZGradParams = {
         dtype: p.dtype,
@@ -178,17 +228,15 @@ export function dynamicConvLowRankFused(
       launchLowRankZGrad(rt, q, g, kept, zPart, dims, slice);
     }
     const dz = reshape(sumPartials(rt, backend, zPart, slices, B * T * R, z.dtype), [B, T, R]);
-    const sums = sumPartials(rt, backend, part, chunks.numChunks, rows * D, u.dtype);
-    // dU and dS in buffers of their own (not views into `sums`): the fused
+    // dU and dS each in a buffer of its own (not views into one sum): the fused
     // WebGPU AdamW takes whole buffers only, views fall back to ~14 dispatches.
-    const own = (start: number, shape: number[]) => {
-      if (start === 0 && shape[0]! * shape[1]! === sums.size) return reshape(sums, shape);
-      const t = output(backend, shape, u.dtype);
-      backend.copy(reshape(sums.narrow(0, start, shape[0]! * shape[1]!), shape).view(), t.view());
-      return t;
-    };
-    const du = own(0, [R, W * D]);
-    const dS = kept.s ? own(R * W * D, [W, D]) : null;
+    const sumRows = (start: number, count: number) =>
+      sumPartials(rt, backend, part, chunks.numChunks, rows * D, u.dtype, {
+        start: start * D,
+        count: count * D,
+      });
+    const du = reshape(sumRows(0, R * W), [R, W * D]);
+    const dS = kept.s ? reshape(sumRows(R * W, W), [W, D]) : null;
     return [dx, dz, du, ...(kept.s ? [dS] : [])];
   });
   for (const t of [xc, zc, uc, sc, dc]) t?.dispose();

@@ -15,6 +15,12 @@ import {
   lowRankZGradWgsl,
 } from './dynamic-conv-lowrank.wgsl.js';
 import {
+  type LowRankZGradQuadsParams,
+  lowRankZGradQuadsKey,
+  lowRankZGradQuadsWgsl,
+  zGradQuadsTokens,
+} from './zgrad-quads.wgsl.js';
+import {
   type LowRankZGradTiledParams,
   lowRankZGradTiledKey,
   lowRankZGradTiledWgsl,
@@ -194,4 +200,24 @@ export function launchLowRankZGradTiled(
     tokensPerGroup: zGradTiledTokens(q),
   };
   dispatchZGrad(rt, kernel, gy, inputs, zPart, dims, slice);
+}
+
+/** dz partials with the quad kernel (a thread per 4 tokens × 4 ranks): same output as launchLowRankZGrad. */
+export function launchLowRankZGradQuads(
+  rt: KernelRuntime,
+  q: LowRankZGradQuadsParams,
+  gy: Tensor,
+  inputs: LowRankInputs,
+  zPart: Tensor,
+  dims: LowRankDims,
+  slice: number,
+): void {
+  const kernel = {
+    key: lowRankZGradQuadsKey(q),
+    code: () => lowRankZGradQuadsWgsl(q),
+    tokensPerGroup: zGradQuadsTokens(q),
+  };
+  const ut = transposeU(rt, inputs.u, q, dims);
+  dispatchZGrad(rt, kernel, gy, { ...inputs, u: ut }, zPart, dims, slice);
+  ut.dispose();
 }

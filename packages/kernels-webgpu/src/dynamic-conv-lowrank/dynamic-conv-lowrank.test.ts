@@ -160,28 +160,29 @@ describe('dynamicConvLowRank (WebGPU fused)', () => {
   });
 
   gpuTest(
-    'the dz kernel variants (tokens per thread, software-pipelined staging, the tiled kernel) match too',
+    'the dz kernel variants (quads, tokens per thread, software-pipelined staging, the tiled kernel) match too',
     async ({ backend }) => {
       const saved = { ...convTuning };
       try {
-        for (const [tokens, prefetch, tiled] of [
-          [1, !saved.lowRankZGradPrefetch, false],
-          [2, true, false],
-          [2, false, false],
-          [1, false, true],
-        ] as const) {
-          Object.assign(convTuning, {
-            lowRankZGradTokens: tokens,
-            lowRankZGradPrefetch: prefetch,
-            lowRankZGradTiled: tiled,
-          });
-          for (const c of [lowRankCases[1]!, lowRankCases[3]!, lowRankCases[4]!])
-            await checkOp(
-              `dynamicConvLowRank dz tokens=${tokens} prefetch=${prefetch} tiled=${tiled} ${c.name}`,
-              c.specs,
-              c.fn,
-              { backend, fd: false },
-            );
+        const variants: Partial<typeof convTuning>[] = [
+          { lowRankZGradQuads: true },
+          { lowRankZGradQuads: true, lowRankZGradQuadsChannels: 4 },
+          { lowRankZGradQuads: false, lowRankZGradPrefetch: true },
+          { lowRankZGradQuads: false, lowRankZGradPrefetch: false },
+          { lowRankZGradQuads: false, lowRankZGradTokens: 2, lowRankZGradPrefetch: true },
+          { lowRankZGradQuads: false, lowRankZGradTokens: 2, lowRankZGradPrefetch: false },
+          { lowRankZGradQuads: false, lowRankZGradTiled: true },
+        ];
+        for (const variant of variants) {
+          Object.assign(convTuning, saved, variant);
+          const cases = variant.lowRankZGradQuads
+            ? lowRankCases
+            : [lowRankCases[1]!, lowRankCases[3]!, lowRankCases[4]!];
+          for (const c of cases)
+            await checkOp(`dynamicConvLowRank dz ${JSON.stringify(variant)} ${c.name}`, c.specs, c.fn, {
+              backend,
+              fd: false,
+            });
         }
       } finally {
         Object.assign(convTuning, saved);

@@ -85,17 +85,18 @@ const source = (p: LowRankKernelParams): TapSource => {
   ${p.static ? each(W, (w) => `let s${w} = f32(sb[${w}u * u.D + c]);`, '\n  ') : ''}`
       : '',
     taps: `${zLoads}
-    ${needK ? each(W, (w) => `let k${w} = ${p.static ? `s${w} + ` : ''}${tapSum(R, w, p.tree)};`) : ''}`,
+    ${needK ? each(W, (w) => `let k${w} = ${tapSum(R, w, p.tree, p.static ? `s${w}` : undefined)};`) : ''}`,
     backwardNeedsX: needParams,
     backwardDx: needK,
     ...(needParams ? paramGrads(p, rw) : {}),
   };
 };
 
-/** Σ_r z_r · u_{r,w}, chained or as a tree. */
-const tapSum = (R: number, w: number, tree: boolean): string => {
+/** `init` + Σ_r z_r · u_{r,w}, chained or as a tree. */
+const tapSum = (R: number, w: number, tree: boolean, init?: string): string => {
   const terms = Array.from({ length: R }, (_, r) => `z${r} * u${r}_${w}`);
-  return tree ? treeSum(terms) : terms.join(' + ');
+  const sum = tree ? treeSum(terms) : terms.join(' + ');
+  return init ? `${init} + ${sum}` : sum;
 };
 
 /** The dU (and dS) accumulation over a thread's tokens, written as per-chunk partials. */

@@ -1,0 +1,220 @@
+import { convUniforms, each } from '../conv-core/conv-loop.wgsl.js';
+
+/** Compile-time parameters of the quad dz kernel. */
+export interface LowRankZGradQuadsParams {
+  readonly dtype: 'f32' | 'f16';
+  readonly W: number;
+  readonly R: number;
+  readonly docs: boolean;
+  /** Channels staged per step. */
+  readonly channels: number;
+  /**
+   * Stage dy and x with vec4 loads along channels (one load per 4 channels of
+   * a token instead of one per channel), transposed into the token-vec4 tiles
+   * by component stores. Needs D and the channel slices to be multiples of 4.
+   */
+  readonly vec4Loads?: boolean;
+}
+
+/** Groups of 4 consecutive tokens per workgroup (one thread per group and rank quad, <= 128 threads). */
+const groupsOf = (R: number): number => Math.max(1, Math.floor(128 / Math.ceil(R / 4)));
+
+/** Threads per workgroup of the quad dz kernel. */
+export const zGradQuadsThreads = (p: LowRankZGradQuadsParams): number => groupsOf(p.R) * Math.ceil(p.R / 4);
+
+/** Tokens a workgroup of the quad dz kernel owns. */
+export const zGradQuadsTokens = (p: LowRankZGradQuadsParams): number => 4 * groupsOf(p.R);
+
+export const lowRankZGradQuadsKey = (p: LowRankZGradQuadsParams): string =>
+  `dynamicConvLowRank.dzQuads|${p.dtype}|W=${p.W}|R=${p.R}|docs=${p.docs ? 1 : 0}|cc=${p.channels}|v4=${p.vec4Loads ? 1 : 0}`;
+
+/**
+ * Partial dz over one slice of channels (the output of `lowRankZGradWgsl`,
+ * `part[slice, t, r] = Σ_w Σ_{c in slice} dy[t, c] · x[t-w, c] · U[r, w*D + c]`)
+ * with a thread per (4 consecutive tokens, 4 consecutive ranks): per staged
+ * channel a thread reads its tokens' dy as one vec4, their x window as
+ * 1 + ceil((W-1)/4) vec4s and its rank quad of U as W vec4s, for 16·W
+ * multiply-adds — a third of the workgroup-memory reads per multiply-add of
+ * the one-token-per-thread kernel, whose U reads bounded it on the H100.
+ * The rank quad is the fastest-varying thread index, so the four threads of
+ * a token group read the same dy/x addresses (broadcast). Taps that cross a
+ * sequence or document start are masked in a separate copy of the inner loop
+ * that only threads owning such a token take. U comes transposed
+ * (`lowRankUTransposeWgsl`), dy and x are software-pipelined through registers.
+ */
+export function lowRankZGradQuadsWgsl(p: LowRankZGradQuadsParams): string {
+  const { W, R, dtype, channels: CC } = p;
+  const Q = Math.ceil(R / 4);
+  const G = groupsOf(R);
+  const N = G * Q;
+  const TT = 4 * G;
+  const P = Math.ceil((W - 1) / 4); // x groups before a token group that its taps reach
+  const GS = G + 1; // dy groups per staged channel row (+1 against bank conflicts)
+  const XS = G + P + 1; // x groups per staged channel row (G + P used)
+  const comps = ['x', 'y', 'z', 'w'];
+  // x of token k (0..3) of the thread's group at tap w: group a = P + floor((k - w) / 4), component (k - w) mod 4.
+  const xAt = (k: number, w: number): string => {
+    const o = k - w;
+    const a = P + Math.floor(o / 4);
+    return `xv${a}.${comps[((o % 4) + 4) % 4]}`;
+  };
+  const inner = (masked: boolean): string =>
+    each(
+      W,
+      (w) => `{
+          let uv = uS[(j * ${W}u + ${w}u) * ${Q}u + q];
+          ${each(4, (k) => `acc${k} += (g4.${comps[k]} * ${xAt(k, w)}${masked ? ` * m${k}_${w}` : ''}) * uv;`, '\n          ')}
+        }`,
+      '\n        ',
+    );
+  // Staged elements: dy groups (GS per channel row, G used), x groups (G + P used), U quads.
+  const gCount = CC * G;
+  const xCount = CC * (G + P);
+  const uCount = CC * W * Q;
+  const per = (count: number): number => Math.ceil(count / N);
+  const guard = (count: number, n: number, body: string): string =>
+    (n + 1) * N > count ? `if (lid + ${n * N}u < ${count}u) { ${body} }` : `{ ${body} }`;
+  // Token s (i32 flat index) of channel c, 0 outside [0, count) and past cEnd.
+  const load = (buf: string, s: string, c: string): string =>
+    `select(0.0, f32(${buf}[u32(clamp(${s}, 0, i32(u.count) - 1)) * u.D + min(${c}, u.D - 1u)]), ${s} >= 0 && ${s} < i32(u.count) && ${c} < cEnd)`;
+  const group4 = (buf: string, first: string, c: string): string =>
+    `vec4<f32>(${each(4, (k) => load(buf, `(${first} + ${k})`, c), ', ')})`;
+  const CQ = CC / 4;
+  // vec4 staging: element e is (tile row e / CQ, channel quad e % CQ); row r of a tile goes to
+  // group r / 4, component r % 4, of the 4 channel rows of its quad.
+  const rowLoad = (buf: string, s: string, c0: string): string =>
+    `select(vec4<f32>(0.0), vec4<f32>(${buf}[u32(clamp(${s}, 0, i32(u.count) - 1)) * (u.D / 4u) + min((${c0}) / 4u + tq, u.D / 4u - 1u)]), ${s} >= 0 && ${s} < i32(u.count) && (${c0}) + 4u * tq < cEnd)`;
+  const rowStore = (arr: string, stride: number, v: string): string =>
+    `let rg = tr / 4u; let rk = tr % 4u; ${each(4, (m) => `${arr}[(4u * tq + ${m}u) * ${stride}u + rg][rk] = ${v}.${comps[m]};`, ' ')}`;
+  const vecTiles = [
+    {
+      name: 'gr',
+      count: TT * CQ,
+      type: 'vec4<f32>',
+      value: (e: string, c0: string) =>
+        `let tr = ${e} / ${CQ}u; let tq = ${e} % ${CQ}u; ${'$'}= ${rowLoad('gb', 'i32(tBase + tr)', c0)};`,
+      store: (e: string, v: string) =>
+        `let tr = ${e} / ${CQ}u; let tq = ${e} % ${CQ}u; ${rowStore('gT', GS, v)}`,
+    },
+    {
+      name: 'xr',
+      count: (TT + 4 * P) * CQ,
+      type: 'vec4<f32>',
+      value: (e: string, c0: string) =>
+        `let tr = ${e} / ${CQ}u; let tq = ${e} % ${CQ}u; ${'$'}= ${rowLoad('xb', `(i32(tBase + tr) - ${4 * P})`, c0)};`,
+      store: (e: string, v: string) =>
+        `let tr = ${e} / ${CQ}u; let tq = ${e} % ${CQ}u; ${rowStore('xT', XS, v)}`,
+    },
+  ];
+  const scalarTiles = [
+    {
+      name: 'gr',
+      count: gCount,
+      type: 'vec4<f32>',
+      value: (e: string, c0: string) =>
+        `let ti = ${e} / ${CC}u; let tj = ${e} % ${CC}u; ${'$'}= ${group4('gb', `i32(tBase + 4u * ti)`, `${c0} + tj`)};`,
+      store: (e: string, v: string) =>
+        `let ti = ${e} / ${CC}u; let tj = ${e} % ${CC}u; gT[tj * ${GS}u + ti] = ${v};`,
+    },
+    {
+      name: 'xr',
+      count: xCount,
+      type: 'vec4<f32>',
+      // Group i holds tokens tBase + 4(i - P) .. +3.
+      value: (e: string, c0: string) =>
+        `let xi = ${e} / ${CC}u; let xj = ${e} % ${CC}u; ${'$'}= ${group4('xb', `(i32(tBase + 4u * xi) - ${4 * P})`, `${c0} + xj`)};`,
+      store: (e: string, v: string) =>
+        `let xi = ${e} / ${CC}u; let xj = ${e} % ${CC}u; xT[xj * ${XS}u + xi] = ${v};`,
+    },
+    {
+      name: 'ur',
+      count: uCount,
+      type: 'vec4<f32>',
+      // uS[(j * W + w) * Q + q] = ut[((c0 + j) * W + w) * Q + q]: one contiguous run per step.
+      value: (e: string, c0: string) =>
+        `let uj = ${e} / ${W * Q}u; ${'$'}= select(vec4<f32>(0.0), ut[min((${c0}) * ${W * Q}u + ${e}, u.D * ${W * Q}u - 1u)], ${c0} + uj < cEnd);`,
+      store: (e: string, v: string) => `uS[${e}] = ${v};`,
+    },
+  ];
+  const tiles = [...(p.vec4Loads ? vecTiles : scalarTiles.slice(0, 2)), scalarTiles[2]!];
+  const decls = tiles
+    .map((t) => each(per(t.count), (n) => `var ${t.name}${n}: ${t.type};`, ' '))
+    .join('\n  ');
+  const loads = (c0: string): string =>
+    tiles
+      .map((t) =>
+        each(
+          per(t.count),
+          (n) => guard(t.count, n, t.value(`(lid + ${n * N}u)`, c0).replace('$=', `${t.name}${n} =`)),
+          '\n    ',
+        ),
+      )
+      .join('\n    ');
+  const stores = tiles
+    .map((t) =>
+      each(per(t.count), (n) => guard(t.count, n, t.store(`(lid + ${n * N}u)`, `${t.name}${n}`)), '\n    '),
+    )
+    .join('\n    ');
+  const token = (k: number): string => `
+  let tok${k} = tBase + 4u * gi + ${k}u;
+  let live${k} = tok${k} < u.count;
+  let t${k} = tok${k} % u.T;
+  let start${k} = ${p.docs ? `select(0u, u32(max(db[min(tok${k}, u.count - 1u)], 0)), live${k})` : '0u'};
+  ${each(W, (w) => `let m${k}_${w} = select(0.0, 1.0, live${k} && t${k} >= start${k} + ${w}u);`, '\n  ')}
+  var acc${k} = vec4<f32>(0.0);`;
+  const write = (k: number): string =>
+    `if (live${k}) {
+    let o = (slice * u.count + tok${k}) * ${R}u + 4u * q;
+    ${each(4, (r) => `if (4u * q + ${r}u < ${R}u) { part[o + ${r}u] = acc${k}.${comps[r]}; }`, '\n    ')}
+  }`;
+  return `${dtype === 'f16' ? 'enable f16;\n' : ''}${convUniforms.wgsl}
+@group(0) @binding(1) var<storage, read> gb: array<${p.vec4Loads ? `vec4<${dtype}>` : dtype}>;
+@group(0) @binding(2) var<storage, read> xb: array<${p.vec4Loads ? `vec4<${dtype}>` : dtype}>;
+@group(0) @binding(3) var<storage, read> ut: array<vec4<f32>>;
+${p.docs ? '@group(0) @binding(4) var<storage, read> db: array<i32>;\n@group(0) @binding(5)' : '@group(0) @binding(4)'} var<storage, read_write> part: array<f32>;
+
+var<workgroup> gT: array<vec4<f32>, ${CC * GS}>;
+var<workgroup> xT: array<vec4<f32>, ${CC * XS}>;
+var<workgroup> uS: array<vec4<f32>, ${uCount}>;
+
+@compute @workgroup_size(${N})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let tBase = (wid.x + wid.y * u.gridX) * ${TT}u;
+  let slice = wid.z;
+  let cStart = slice * u.L;
+  let cEnd = min(cStart + u.L, u.D);
+  let q = lid % ${Q}u;
+  let gi = lid / ${Q}u;
+  ${each(4, token, '\n  ')}
+  // Whether any of the thread's taps needs its mask (a sequence or document start within reach).
+  var masked = false;
+  ${each(4, (k) => each(W, (w) => `masked = masked || m${k}_${w} == 0.0;`, ' '), '\n  ')}
+  ${decls}
+  ${loads('cStart')}
+  for (var c0 = cStart; c0 < cEnd; c0 += ${CC}u) {
+    ${stores}
+    workgroupBarrier();
+    if (c0 + ${CC}u < cEnd) {
+      ${loads(`c0 + ${CC}u`)}
+    }
+    for (var j = 0u; j < ${CC}u; j++) {
+      let g4 = gT[j * ${GS}u + gi];
+      ${each(P + 1, (a) => `let xv${a} = xT[j * ${XS}u + gi + ${a}u];`, '\n      ')}
+      if (masked) {
+        ${inner(true)}
+      } else {
+        ${inner(false)}
+      }
+    }
+    workgroupBarrier();
+  }
+  ${each(4, write, '\n  ')}
+}`;
+}
+
+/** Workgroup memory of the quad dz kernel, bytes (the launcher picks `channels` to fit the device). */
+export const zGradQuadsBytes = (p: LowRankZGradQuadsParams): number => {
+  const G = groupsOf(p.R);
+  const P = Math.ceil((p.W - 1) / 4);
+  return 16 * p.channels * (G + 1 + G + P + 1 + p.W * Math.ceil(p.R / 4));
+};
