@@ -41,6 +41,36 @@ for size in (1024, 4096):
     ms = time_ms(lambda: torch.mm(a, b, out=out), reps)
     results[f"matmul f32 {size}^3"] = {"value": 2 * size**3 / (ms * 1e6), "unit": "GFLOP/s", "ms": ms}
 
+# The matmuls of a GPT-2-small training step (B*T = 8192, d = 768, hidden 2048/2304, vocab 50304), stored
+# like the WebGPU bench stores them (x@W^T: W [n, k]; dX: W [k, n]; dW: dY [k, m] read transposed), f32, TF32 off.
+T = 8192
+TRAIN_SHAPES = [
+    ("qkv x@W^T", T, 2304, 768, "xWt"),
+    ("qkv dX=dY@W", T, 768, 2304, "xW"),
+    ("qkv dW=dY^T@X", 2304, 768, T, "dW"),
+    ("attn out x@W^T", T, 768, 768, "xWt"),
+    ("attn out dX=dY@W", T, 768, 768, "xW"),
+    ("attn out dW=dY^T@X", 768, 768, T, "dW"),
+    ("mlp up x@W^T", T, 2048, 768, "xWt"),
+    ("mlp up dX=dY@W", T, 768, 2048, "xW"),
+    ("mlp up dW=dY^T@X", 2048, 768, T, "dW"),
+    ("mlp down x@W^T", T, 768, 2048, "xWt"),
+    ("mlp down dX=dY@W", T, 2048, 768, "xW"),
+    ("mlp down dW=dY^T@X", 768, 2048, T, "dW"),
+    ("lm head x@W^T", T, 50304, 768, "xWt"),
+    ("lm head dX=dY@W", T, 768, 50304, "xW"),
+    ("lm head dW=dY^T@X", 50304, 768, T, "dW"),
+]
+if os.environ.get("TORCH_TRAIN_SHAPES", "1") != "0":
+    for name, m, n, k, kind in TRAIN_SHAPES:
+        a = torch.rand(k, m, device=dev).t() if kind == "dW" else torch.rand(m, k, device=dev)
+        b = torch.rand(n, k, device=dev).t() if kind == "xWt" else torch.rand(k, n, device=dev)
+        out = torch.empty(m, n, device=dev)
+        flops = 2 * m * n * k
+        ms = time_ms(lambda: torch.mm(a, b, out=out), max(3, min(20, round(1e11 / flops))))
+        results[f"train {name} [{m}x{n}x{k}] torch f32"] = {"value": flops / (ms * 1e6), "unit": "GFLOP/s", "ms": ms}
+        del a, b, out
+
 # Tensor-core references for the subgroup-matrix kernel: f16 and bf16 inputs, f32 accumulation
 # (cuBLAS; reduced-precision reductions off so the accumulation stays f32).
 torch.backends.cuda.matmul.allow_fp16_reduced_precision_reduction = False

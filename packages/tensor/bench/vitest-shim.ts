@@ -35,10 +35,14 @@ function makeTest(): any {
   };
   t.extend = (name: string, _opts: unknown, fn: Fn) => {
     let value: Promise<unknown> | undefined;
-    fixtures.set(
-      name,
-      () => (value ??= Promise.resolve(fn({}, { onCleanup: (c: () => unknown) => cleanups.push(c) }))),
-    );
+    // A fixture may use the ones declared before it (vitest passes them in); cleanups run last-in first-out.
+    const earlier = [...fixtures];
+    const make = async () => {
+      const deps: Record<string, unknown> = {};
+      for (const [n, dep] of earlier) deps[n] = await dep();
+      return fn(deps, { onCleanup: (c: () => unknown) => cleanups.unshift(c) });
+    };
+    fixtures.set(name, () => (value ??= make()));
     return t;
   };
   return t;

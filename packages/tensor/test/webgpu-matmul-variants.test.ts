@@ -220,6 +220,112 @@ describe('subgroup-matrix kernel indexing (emulated builtins)', () => {
   });
 });
 
+describe('subgroup-matrix 8-wide staging loads (real builtins)', () => {
+  // 8-aligned operands (f16 travels as 16-byte loads): row-major, x @ W^T and A^T, across tile edges.
+  const aligned: [string, Operand, Operand][] = [
+    ['row-major', rowMajorOperand([2, 72, 40], 41), rowMajorOperand([2, 40, 136], 42)],
+    ['x @ W^T', rowMajorOperand([1, 200, 96], 43), operand([1, 96, 136], [0, 1, 96], 44)],
+    ['A^T @ B', operand([1, 136, 40], [0, 1, 136], 45), rowMajorOperand([1, 40, 72], 46)],
+  ];
+  const modes = ['f16 inputs', 'f32 reduced precision'] as const;
+  test.for(modes.flatMap((mode) => aligned.map((c, i) => [mode, c[0], i] as const)))(
+    '%s: %s',
+    async ([mode, , i], { backend, skip }) => {
+      const reason = skipReason(backend, 'subgroupMatrix', mode);
+      if (reason) {
+        skip(reason);
+        return;
+      }
+      const [, a, b] = aligned[i]!;
+      const half = mode === 'f16 inputs';
+      const t = tracker(backend);
+      const ab = t.upload(a.data, half ? 'f16' : 'f32');
+      const bb = t.upload(b.data, half ? 'f16' : 'f32');
+      const out = t.alloc(a.shape[0] * a.shape[1] * b.shape[2]);
+      const saved = backend.tuning.matmul;
+      backend.tuning.matmul = {
+        variant: 'subgroupMatrix',
+        sgmat: { vec: 8 },
+        ...(half ? {} : { reducedPrecision: true }),
+      };
+      try {
+        backend.matmul(view(ab, a.shape, a.strides, a.offset), view(bb, b.shape, b.strides, b.offset), out);
+      } finally {
+        backend.tuning.matmul = saved;
+      }
+      expectClose(await t.read(out), reference(a, b, roundF16), { atol: 1e-3, rtol: 1e-4 });
+      expect(
+        backend.runtime.pipelineKeys().some((key) => key.startsWith('matmul.sgmat|') && key.includes('|v8|')),
+      ).toBe(true);
+      t.done();
+    },
+  );
+});
+
+describe('subgroup-matrix 8-wide staging loads (emulated builtins)', () => {
+  // Each lane stages 8 consecutive elements (two vec4 loads of f32 here; one 16-byte load of f16 on devices with f16).
+  const tilings: [string, SgMatTiling][] = [
+    [
+      '64x32, bk 32, A natural, B kn',
+      { sgM: 2, sgN: 2, tilesM: 2, tilesN: 1, bk: 32, doubleBuffer: false, vec: 8 },
+    ],
+    [
+      '64x64, bk 16, A mk, B natural, double-buffered',
+      {
+        sgM: 2,
+        sgN: 2,
+        tilesM: 2,
+        tilesN: 2,
+        bk: 16,
+        doubleBuffer: true,
+        aLayout: 'mk',
+        bLayout: 'natural',
+        vec: 8,
+      },
+    ],
+  ];
+  const picked = ['aligned row-major', 'both transposed', 'x @ W^T across 128 tiles'];
+  const runs = cases
+    .map((c, i) => [c[0], i] as const)
+    .filter(([name]) => picked.includes(name))
+    .flatMap(([name, i]) => tilings.map((tl, j) => [name, tl[0], i, j] as const));
+  test.for(runs)('%s on %s', async ([, , i, j], { backend }) => {
+    const [, tiling] = tilings[j]!;
+    const [, a, b] = cases[i]!;
+    const t = tracker(backend);
+    const ab = t.upload(a.data);
+    const bb = t.upload(b.data);
+    const [batch, m] = a.shape;
+    const n = b.shape[2];
+    const out = t.alloc(batch * m * n);
+    const p = matmulProblem(
+      { buffer: gpuBufferOf(ab), dtype: 'f32', shape: a.shape, strides: a.strides, offset: a.offset },
+      { buffer: gpuBufferOf(bb), dtype: 'f32', shape: b.shape, strides: b.strides, offset: b.offset },
+      gpuBufferOf(out),
+      'f32',
+    );
+    launchSgmat(backend.runtime, p, {
+      aDtype: 'f32',
+      bDtype: 'f32',
+      outDtype: 'f32',
+      aLoad: p.aLoad,
+      bLoad: p.bLoad,
+      shape: { m: 16, n: 16, k: 16 },
+      ...tiling,
+      directStore: n % 4 === 0,
+      syntax: { builtins: 'template', diagnostic: 'chromium' },
+      emulate: true,
+    });
+    expectClose(
+      await t.read(out),
+      reference(a, b, (v) => v),
+      { atol: 1e-4, rtol: 1e-5 },
+    );
+    expect(backend.runtime.pipelineKeys().some((key) => key.includes('|v8|'))).toBe(true);
+    t.done();
+  });
+});
+
 describe('subgroup-matrix direct global loads (emulated builtins)', () => {
   test.for([
     ['x @ W^T', false, true],
@@ -288,6 +394,64 @@ describe('register-tiled double buffering', () => {
     expect(
       backend.runtime.pipelineKeys().some((key) => key.startsWith(`matmul|`) && key.includes('|db')),
     ).toBe(true);
+    t.done();
+  });
+});
+
+describe('register-tiled rectangular tiles and split-K', () => {
+  // [name, tuning, key fragment]: 128 x 64 and 64 x 128 tiles; K split in 2 and 3 ranges (K not a multiple of bk).
+  test.for([
+    ['tm 8, tn 4 (128 x 64 tiles)', { tm: 8, tn: 4 }, '|tn4'],
+    ['tm 4, tn 8 (64 x 128 tiles)', { tm: 4, tn: 8 }, '|tn8'],
+    ['tm 8, tn 16 (128 x 256 tiles)', { tm: 8, tn: 16 }, '|tn16'],
+    // 48 KiB of workgroup memory: llvmpipe (32 KiB) runs it at bk 16.
+    ['tm 8, tn 16, bk 32, pad 0', { tm: 8, tn: 16, bk: 32, pad: 0 }, '|pad0|'],
+    ['tm 16, tn 8 (256 x 128 tiles), bk 16', { tm: 16, tn: 8, bk: 16 }, '|tm16|bk16|'],
+    ['split-K 2', { tm: 8, splitK: 2 }, '|splitk'],
+    ['split-K 3, 128 x 64 tiles', { tm: 8, tn: 4, splitK: 3 }, '|splitk'],
+  ] as const)('%s across tile edges matches the reference', async ([, tuning, key], { backend }) => {
+    const t = tracker(backend);
+    // x @ W^T (vec4 along K for both) with M, N past one tile and an odd K.
+    const a = rowMajorOperand([1, 130, 92], 23);
+    const b = operand([1, 92, 132], [0, 1, 92], 24);
+    const ab = t.upload(a.data);
+    const bb = t.upload(b.data);
+    const out = t.alloc(130 * 132);
+    const saved = backend.tuning.matmul;
+    backend.tuning.matmul = { variant: 'registerTiled', ...tuning };
+    try {
+      backend.matmul(view(ab, a.shape, a.strides), view(bb, b.shape, b.strides), out);
+    } finally {
+      backend.tuning.matmul = saved;
+    }
+    expectClose(
+      await t.read(out),
+      reference(a, b, (v) => v),
+      { atol: 1e-4, rtol: 1e-5 },
+    );
+    expect(backend.runtime.pipelineKeys().some((k) => k.startsWith('matmul|') && k.includes(key))).toBe(true);
+    t.done();
+  });
+  test('split-K with scalar loads and an output width not a multiple of 4', async ({ backend }) => {
+    const t = tracker(backend);
+    const a = operand([1, 37, 301], [0, 1, 37], 25);
+    const b = rowMajorOperand([1, 301, 33], 26);
+    const ab = t.upload(a.data);
+    const bb = t.upload(b.data);
+    const out = t.alloc(37 * 33);
+    const saved = backend.tuning.matmul;
+    backend.tuning.matmul = { variant: 'registerTiled', tm: 4, splitK: 4 };
+    try {
+      backend.matmul(view(ab, a.shape, a.strides), view(bb, b.shape, b.strides), out);
+    } finally {
+      backend.tuning.matmul = saved;
+    }
+    expectClose(
+      await t.read(out),
+      reference(a, b, (v) => v),
+      { atol: 1e-4, rtol: 1e-5 },
+    );
+    expect(backend.runtime.pipelineKeys().some((k) => k.startsWith('matmul.splitk-reduce|f32|s'))).toBe(true);
     t.done();
   });
 });

@@ -103,4 +103,5 @@ export const matmulUniformValues = (p: MatmulProblem, batchBase: number): Record
   bBatch: p.bStrides[0],
   bRow: p.bStrides[1],
   bCol: p.bStrides[2],
+  kChunk: p.k,
 });

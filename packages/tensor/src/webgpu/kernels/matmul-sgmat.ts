@@ -25,6 +25,8 @@ export interface SgMatTiling {
   /** Shared layouts (see `SgMatmulParams.aLayout` / `bLayout`; defaults natural / kn). */
   aLayout?: 'natural' | 'mk' | 'km';
   bLayout?: 'natural' | 'kn' | 'nk';
+  /** Elements per staging load (see `SgMatmulParams.vec`). */
+  vec?: 4 | 8;
 }
 
 /**
@@ -67,7 +69,18 @@ export function sgmatParams(
       const q = base(t);
       return Math.ceil(p.m / sgmatTileM(q)) * Math.ceil(p.n / sgmatTileN(q)) * p.batch >= t.minWorkgroups;
     }) ?? SGMAT_TILINGS[SGMAT_TILINGS.length - 1]!;
-  return base({ ...chosen, ...override });
+  // 8-wide staging loads for f16 inputs (H100, 4096³: 155 against 141 TFLOP/s, x @ Wᵀ 136 against 103);
+  // f32 inputs stay 4-wide (8-wide measured 61 against 141 with reduced precision).
+  const vec = override.vec ?? (p.a.dtype === 'f16' && p.b.dtype === 'f16' ? 8 : 4);
+  const params = base({ ...chosen, ...override, vec });
+  return vec === 8 && (!vec8Aligned(p) || sgmatInvalid(params)) ? { ...params, vec: 4 } : params;
+}
+
+/** 8-wide staging loads read f16 operands 16 bytes at a time: their offsets and strides must be multiples of 8. */
+function vec8Aligned(p: MatmulProblem): boolean {
+  const ok = (dtype: string, mode: string, offset: number, strides: readonly number[]): boolean =>
+    dtype !== 'f16' || !mode.endsWith('4') || [offset, ...strides].every((x) => x === 1 || x % 8 === 0);
+  return ok(p.a.dtype, p.aLoad, p.a.offset, p.aStrides) && ok(p.b.dtype, p.bLoad, p.b.offset, p.bStrides);
 }
 
 /** Why the subgroup-matrix kernel cannot run `params` on `rt`, or null. */

@@ -79,6 +79,12 @@ export interface SgMatmulParams {
    * only for full tiles with 16-byte aligned rows (the launcher checks).
    */
   readonly direct?: boolean;
+  /**
+   * Elements per global load of a vec-capable operand (k4/m4/n4): 4, or 8
+   * (f16 as one 16-byte load, which needs 8-aligned offsets and strides; f32
+   * as two vec4) so that each lane stores 8 consecutive halves. Default 4.
+   */
+  readonly vec?: 4 | 8;
 }
 
 /** Extra f16 elements per shared row: keeps rows 16-byte aligned and spreads them over banks. */
@@ -133,18 +139,20 @@ export function sgmatInvalid(p: SgMatmulParams): string | null {
     [p.aLoad, sgmatTileM(p)],
     [p.bLoad, sgmatTileN(p)],
   ] as const) {
-    const vec = mode.endsWith('4') ? 4 : 1;
+    const vec = mode.endsWith('4') ? vecOf(p) : 1;
     if ((outer * p.bk) % (vec * threads) !== 0)
       return `a ${outer} x ${p.bk} tile does not split over ${threads} threads in ${vec}-wide loads`;
   }
   return null;
 }
 
+const vecOf = (p: Pick<SgMatmulParams, 'vec'>): 4 | 8 => p.vec ?? 4;
+
 export const sgmatKey = (p: SgMatmulParams): string =>
   `matmul.sgmat|${p.aDtype},${p.bDtype}>${p.outDtype}|a${p.aLoad}|b${p.bLoad}|${p.shape.m}x${p.shape.n}x${p.shape.k}` +
   `|sg${p.sgM}x${p.sgN}|t${p.tilesM}x${p.tilesN}|bk${p.bk}|${p.directStore ? 'ds' : 'ss'}${p.doubleBuffer ? '|db' : ''}` +
   `|${aKMajorOf(p) ? 'km' : 'mk'},${bKMajorOf(p) ? 'kn' : 'nk'}` +
-  `${p.direct ? '|direct' : ''}|${p.emulate ? 'emulated' : `${p.syntax.builtins},${p.syntax.diagnostic}`}`;
+  `${p.direct ? '|direct' : ''}${vecOf(p) === 8 ? '|v8' : ''}|${p.emulate ? 'emulated' : `${p.syntax.builtins},${p.syntax.diagnostic}`}`;
 
 const load = (
   syntax: SgMatSyntax,
@@ -183,6 +191,8 @@ function staging(
   /** Staging element type: f16, or f32 when emulating. */
   el: 'f16' | 'f32',
   kMajorShared: boolean,
+  /** Elements per vector load (vec modes). */
+  w: 4 | 8,
 ): Staging {
   const S = name === 'a' ? 'As' : 'Bs';
   const src = name === 'a' ? 'A' : 'B';
@@ -194,38 +204,59 @@ function staging(
   const regs: string[] = [];
   const loadL: string[] = [];
   const storeL: string[] = [];
-  const cvt = (e: string, vec: boolean): string =>
-    dtype === el ? e : vec ? `vec4<${el}>(${e})` : `${el}(${e})`;
+  const cvt = (e: string, vec: number): string =>
+    dtype === el ? e : vec > 1 ? `vec${vec}<${el}>(${e})` : `${el}(${e})`;
   if (mode === 'k4' || mode === 'o4') {
-    const per = (outer * bk) / 4 / threads;
+    const per = (outer * bk) / w / threads;
+    // w 8: two vec4 registers per load; f16 comes as one 16-byte vec4<u32> (8 halves).
+    const halves = w === 8 ? ['lo', 'hi'] : [''];
+    const vt = `vec4<${el}>`;
     for (let t = 0; t < per; t++) {
       const r = `${name}r${t}`;
-      regs.push(`var ${r}: vec4<${el}>;`);
+      for (const h of halves) regs.push(`var ${r}${h}: ${vt};`);
       const v = `let v = lid + ${t * threads}u;`;
       const idx =
         mode === 'k4'
           ? kMajorShared
-            ? `${v} let o = v % ${outer}u; let kk = (v / ${outer}u) * 4u;`
-            : `${v} let o = v / ${bk / 4}u; let kk = (v % ${bk / 4}u) * 4u;`
+            ? `${v} let o = v % ${outer}u; let kk = (v / ${outer}u) * ${w}u;`
+            : `${v} let o = v / ${bk / w}u; let kk = (v % ${bk / w}u) * ${w}u;`
           : kMajorShared
-            ? `${v} let kk = v / ${outer / 4}u; let o = (v % ${outer / 4}u) * 4u;`
-            : `${v} let kk = v % ${bk}u; let o = (v / ${bk}u) * 4u;`;
-      const addr = mode === 'k4' ? `(${gBase} + go * ${so} + gk) / 4u` : `(${gBase} + gk * ${sk} + go) / 4u`;
-      const lanes =
-        mode === 'k4'
-          ? 'gk + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(u.K)'
-          : `go + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(${oLimit})`;
+            ? `${v} let kk = v / ${outer / w}u; let o = (v % ${outer / w}u) * ${w}u;`
+            : `${v} let kk = v % ${bk}u; let o = (v / ${bk}u) * ${w}u;`;
+      const flat = mode === 'k4' ? `${gBase} + go * ${so} + gk` : `${gBase} + gk * ${sk} + go`;
+      const lanes = (first: number): string =>
+        `${mode === 'k4' ? 'gk' : 'go'} + vec4<u32>(${first}u, ${first + 1}u, ${first + 2}u, ${first + 3}u) < vec4<u32>(${mode === 'k4' ? 'u.K' : oLimit})`;
       loadL.push(`{ ${idx}`);
       loadL.push(`  let go = ${o0} + o; let gk = k0 + kk;`);
-      loadL.push(`  var val = vec4<${el}>(0.0);`);
-      loadL.push(`  if (go < ${oLimit} && gk < u.K) { val = ${cvt(`${src}[${addr}]`, true)}; }`);
-      loadL.push(`  ${r} = select(vec4<${el}>(0.0), val, ${lanes}); }`);
-      // The 4 elements are consecutive along the global contiguous axis: one step in shared is 1 or ld.
+      if (w === 4) {
+        loadL.push(`  var val = ${vt}(0.0);`);
+        loadL.push(`  if (go < ${oLimit} && gk < u.K) { val = ${cvt(`${src}[(${flat}) / 4u]`, 4)}; }`);
+        loadL.push(`  ${r} = select(${vt}(0.0), val, ${lanes(0)}); }`);
+      } else {
+        loadL.push(`  var lo = ${vt}(0.0); var hi = ${vt}(0.0);`);
+        loadL.push(`  if (go < ${oLimit} && gk < u.K) {`);
+        if (dtype === 'f16') {
+          const h2 = (c: string) => `bitcast<vec2<f16>>(raw.${c})`;
+          loadL.push(`    let raw = ${src}[(${flat}) / 8u];`);
+          loadL.push(
+            `    lo = ${cvt(`vec4<f16>(${h2('x')}, ${h2('y')})`, 4)}; hi = ${cvt(`vec4<f16>(${h2('z')}, ${h2('w')})`, 4)};`,
+          );
+        } else {
+          loadL.push(`    let q = (${flat}) / 4u;`);
+          loadL.push(`    lo = ${cvt(`${src}[q]`, 4)}; hi = ${cvt(`${src}[q + 1u]`, 4)};`);
+        }
+        loadL.push('  }');
+        loadL.push(
+          `  ${r}lo = select(${vt}(0.0), lo, ${lanes(0)}); ${r}hi = select(${vt}(0.0), hi, ${lanes(4)}); }`,
+        );
+      }
+      // The elements are consecutive along the global contiguous axis: one step in shared is 1 or ld.
       const at = kMajorShared ? `kk * ${ld}u + o` : `o * ${ld}u + kk`;
       const step = (mode === 'k4') === kMajorShared ? `${ld}u` : '1u';
+      const comps = halves.flatMap((h) => ['x', 'y', 'z', 'w'].map((c) => `${r}${h}.${c}`));
       storeL.push(`{ ${idx} let s = ${base}${at};`);
       storeL.push(
-        `  ${S}[s] = ${r}.x; ${S}[s + ${step}] = ${r}.y; ${S}[s + 2u * ${step}] = ${r}.z; ${S}[s + 3u * ${step}] = ${r}.w; }`,
+        `  ${comps.map((c, j) => `${S}[s${j === 0 ? '' : ` + ${j === 1 ? '' : `${j}u * `}${step}`}] = ${c};`).join(' ')} }`,
       );
     }
   } else {
@@ -241,7 +272,7 @@ function staging(
       loadL.push(`  let go = ${o0} + o; let gk = k0 + kk;`);
       loadL.push(`  ${r} = ${el}(0.0);`);
       loadL.push(
-        `  if (go < ${oLimit} && gk < u.K) { ${r} = ${cvt(`${src}[${gBase} + go * ${so} + gk * ${sk}]`, false)}; } }`,
+        `  if (go < ${oLimit} && gk < u.K) { ${r} = ${cvt(`${src}[${gBase} + go * ${so} + gk * ${sk}]`, 1)}; } }`,
       );
       const at = kMajorShared ? `kk * ${ld}u + o` : `o * ${ld}u + kk`;
       storeL.push(`{ ${idx} ${S}[${base}${at}] = ${r}; }`);
@@ -249,6 +280,10 @@ function staging(
   }
   return { regs, load: loadL, store: storeL };
 }
+
+/** Storage element of a vector-loaded operand: 8 halves travel as one vec4<u32>. */
+const vecElem = (dtype: 'f16' | 'f32', w: 4 | 8): string =>
+  w === 8 && dtype === 'f16' ? 'vec4<u32>' : `vec4<${dtype}>`;
 
 export function sgmatWgsl(p: SgMatmulParams): string {
   const invalid = sgmatInvalid(p);
@@ -266,8 +301,9 @@ export function sgmatWgsl(p: SgMatmulParams): string {
   // Direct loads read A and B where they are: the layout is their own.
   const aKMajor = p.direct ? kMajor(p.aLoad) : aKMajorOf(p);
   const bKMajor = p.direct ? kMajor(p.bLoad) : bKMajorOf(p);
-  const sa = staging('a', aMode, p.aDtype, tm, bk, lda, threads, db ? 'sa + ' : '', el, aKMajor);
-  const sb = staging('b', bMode, p.bDtype, tn, bk, ldb, threads, db ? 'sb + ' : '', el, bKMajor);
+  const w = vecOf(p);
+  const sa = staging('a', aMode, p.aDtype, tm, bk, lda, threads, db ? 'sa + ' : '', el, aKMajor, w);
+  const sb = staging('b', bMode, p.bDtype, tn, bk, ldb, threads, db ? 'sb + ' : '', el, bKMajor, w);
   const L = `subgroup_matrix_left<f16, ${shape.k}, ${shape.m}>`;
   const R = `subgroup_matrix_right<f16, ${shape.n}, ${shape.k}>`;
   const RES = `subgroup_matrix_result<f32, ${shape.n}, ${shape.m}>`;
@@ -419,8 +455,8 @@ diagnostic(off, ${syntax.diagnostic}.subgroup_matrix_uniformity);`;
   return `${header}
 ${matmulUniforms.wgsl}
 @group(0) @binding(0) var<uniform> u: Params;
-@group(0) @binding(1) var<storage, read> A: array<${aVec ? `vec4<${p.aDtype}>` : p.aDtype}>;
-@group(0) @binding(2) var<storage, read> B: array<${bVec ? `vec4<${p.bDtype}>` : p.bDtype}>;
+@group(0) @binding(1) var<storage, read> A: array<${aVec ? vecElem(p.aDtype, w) : p.aDtype}>;
+@group(0) @binding(2) var<storage, read> B: array<${bVec ? vecElem(p.bDtype, w) : p.bDtype}>;
 @group(0) @binding(3) var<storage, read_write> C: array<${p.outDtype}>;
 ${
   dl

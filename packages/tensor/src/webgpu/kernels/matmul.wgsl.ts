@@ -14,8 +14,8 @@ export type BLoad = 'n4' | 'k4' | 'n1' | 'k1';
 
 /**
  * Register-tiled batched matmul. 256 threads as 16 x 16; each computes a
- * TM x TM block of C (TM = 4 or 8) split in 4 x 4 sub-blocks 64 apart, so
- * the workgroup tile is BM = BN = 16 TM (64 or 128). Per K-tile of BK, A and B
+ * TM x TN block of C (TM, TN = 4, 8 or 16) split in 4 x 4 sub-blocks 64 apart, so
+ * the workgroup tile is 16 TM x 16 TN (64, 128 or 256 each way). Per K-tile of BK, A and B
  * tiles are staged in shared memory k-major (As[k][m], Bs[k][n]) as vec4, the
  * next tile is prefetched into registers while the current one is consumed,
  * and the inner product is fully unrolled into vec4 FMAs (no arrays, so the
@@ -27,7 +27,12 @@ export interface MatmulParams {
   readonly outDtype: DType;
   readonly aLoad: ALoad;
   readonly bLoad: BLoad;
-  readonly tm: 4 | 8;
+  readonly tm: 4 | 8 | 16;
+  /**
+   * Outputs per thread along N (default `tm`): 128 x 64 tiles fill the GPU
+   * better on some shapes; 8 x 16 per thread reads less shared memory per FMA.
+   */
+  readonly tn?: 4 | 8 | 16;
   readonly bk: 8 | 16 | 32;
   /** C rows are stored as vec4 (N % 4 == 0). */
   readonly outVec4: boolean;
@@ -42,6 +47,12 @@ export interface MatmulParams {
    * while the other is consumed, so one barrier per K-tile instead of two.
    */
   readonly doubleBuffer?: boolean;
+  /**
+   * Split-K (batch 1 only): workgroup z = split index, covering K range
+   * [z * kChunk, min(K, (z + 1) * kChunk)); C is a `[splits, M, N]` f32
+   * partial buffer that `matmul-splitk.ts` sums into the output.
+   */
+  readonly splitK?: boolean;
 }
 
 export const matmulUniforms = new UniformStruct([
@@ -57,12 +68,16 @@ export const matmulUniforms = new UniformStruct([
   { name: 'bBatch', type: 'u32' },
   { name: 'bRow', type: 'u32' }, // stride along k
   { name: 'bCol', type: 'u32' }, // stride along n
+  { name: 'kChunk', type: 'u32' }, // K per split (split-K), else K
 ]);
 
 export const matmulKey = (p: MatmulParams): string =>
-  `matmul|${p.aDtype},${p.bDtype}>${p.outDtype}|a${p.aLoad}|b${p.bLoad}|tm${p.tm}|bk${p.bk}|${p.outVec4 ? 'o4' : 'o1'}|pad${p.pad}|${p.warpTile ? 'wt' : 'rt'}|${p.unroll ? 'u' : 'l'}${p.doubleBuffer ? '|db' : ''}`;
+  `matmul|${p.aDtype},${p.bDtype}>${p.outDtype}|a${p.aLoad}|b${p.bLoad}|tm${p.tm}|bk${p.bk}|${p.outVec4 ? 'o4' : 'o1'}|pad${p.pad}|${p.warpTile ? 'wt' : 'rt'}|${p.unroll ? 'u' : 'l'}${p.doubleBuffer ? '|db' : ''}${(p.tn ?? p.tm) !== p.tm ? `|tn${p.tn}` : ''}${p.splitK ? '|splitk' : ''}`;
 
+/** Workgroup tile along M. */
 export const matmulTile = (p: Pick<MatmulParams, 'tm'>): number => 16 * p.tm;
+/** Workgroup tile along N. */
+export const matmulTileN = (p: Pick<MatmulParams, 'tm' | 'tn'>): number => 16 * (p.tn ?? p.tm);
 
 const comps = ['x', 'y', 'z', 'w'] as const;
 
@@ -119,9 +134,9 @@ function staging(
         load.push(`  let go = ${o0} + o; let gk = k0 + kq;`);
         load.push(`  var val = vec4<f32>(0.0);`);
         load.push(
-          `  if (go < ${oLimit} && gk < u.K) { val = ${cvt(`${src}[(${base} + go * ${so} + gk) / 4u]`, true)}; }`,
+          `  if (go < ${oLimit} && gk < kEnd) { val = ${cvt(`${src}[(${base} + go * ${so} + gk) / 4u]`, true)}; }`,
         );
-        load.push(`  ${r} = select(vec4<f32>(0.0), val, gk + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(u.K));`);
+        load.push(`  ${r} = select(vec4<f32>(0.0), val, gk + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(kEnd));`);
         store.push('{');
         store.push(`  let v = lid + ${t * 256}u;`);
         store.push(`  let o = v / ${bk / 4}u; let kq = (v % ${bk / 4}u) * 4u;`);
@@ -134,7 +149,7 @@ function staging(
         load.push(`  let go = ${o0} + oq; let gk = k0 + kk;`);
         load.push(`  var val = vec4<f32>(0.0);`);
         load.push(
-          `  if (go < ${oLimit} && gk < u.K) { val = ${cvt(`${src}[(${base} + gk * ${sk} + go) / 4u]`, true)}; }`,
+          `  if (go < ${oLimit} && gk < kEnd) { val = ${cvt(`${src}[(${base} + gk * ${sk} + go) / 4u]`, true)}; }`,
         );
         load.push(
           `  ${r} = select(vec4<f32>(0.0), val, go + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(${oLimit}));`,
@@ -161,7 +176,7 @@ function staging(
       load.push(`  let go = ${o0} + o; let gk = k0 + kk;`);
       load.push(`  ${r} = 0.0;`);
       load.push(
-        `  if (go < ${oLimit} && gk < u.K) { ${r} = ${cvt(`${src}[${base} + go * ${so} + gk * ${sk}]`, false)}; }`,
+        `  if (go < ${oLimit} && gk < kEnd) { ${r} = ${cvt(`${src}[${base} + go * ${so} + gk * ${sk}]`, false)}; }`,
       );
       load.push('}');
       store.push('{');
@@ -175,52 +190,57 @@ function staging(
 
 export function matmulWgsl(p: MatmulParams): string {
   const { tm, bk } = p;
-  const tile = matmulTile(p);
-  const blocks = tm / 4; // 4x4 sub-blocks per thread along each axis
-  const stride = tile / 4 + p.pad;
+  const tileM = matmulTile(p);
+  const tileN = matmulTileN(p);
+  const blocksM = tm / 4; // 4x4 sub-blocks per thread along M
+  const blocksN = (p.tn ?? tm) / 4; // and along N
+  const strideA = tileM / 4 + p.pad;
+  const strideB = tileN / 4 + p.pad;
   const aMode = p.aLoad === 'k4' ? 'k4' : p.aLoad === 'm4' ? 'o4' : p.aLoad === 'k1' ? 'k1' : 'o1';
   const bMode = p.bLoad === 'k4' ? 'k4' : p.bLoad === 'n4' ? 'o4' : p.bLoad === 'k1' ? 'k1' : 'o1';
   const db = p.doubleBuffer === true;
-  const sbase = db ? 'sbuf + ' : '';
-  const sa = staging('a', aMode, p.aDtype, tile, bk, p.pad, sbase);
-  const sb = staging('b', bMode, p.bDtype, tile, bk, p.pad, sbase);
+  const sa = staging('a', aMode, p.aDtype, tileM, bk, p.pad, db ? 'sbufA + ' : '');
+  const sb = staging('b', bMode, p.bDtype, tileN, bk, p.pad, db ? 'sbufB + ' : '');
   const aVec = p.aLoad === 'k4' || p.aLoad === 'm4';
   const bVec = p.bLoad === 'k4' || p.bLoad === 'n4';
 
   const accDecl: string[] = [];
-  for (let q = 0; q < blocks; q++)
+  for (let q = 0; q < blocksM; q++)
     for (let i = 0; i < 4; i++)
-      for (let r = 0; r < blocks; r++) accDecl.push(`var c${q}_${i}_${r} = vec4<f32>(0.0);`);
+      for (let r = 0; r < blocksN; r++) accDecl.push(`var c${q}_${i}_${r} = vec4<f32>(0.0);`);
 
-  const step = (kk: string, tag: string): string[] => {
+  // kk: the K index within the tile (a WGSL expression); rows of As / Bs are strideA / strideB vec4 apart.
+  const step = (kA: string, kB: string, tag: string): string[] => {
     const lines: string[] = [];
-    const cb = db ? 'cbuf + ' : '';
-    for (let q = 0; q < blocks; q++) lines.push(`let a${tag}_${q} = As[${cb}${kk} + ${q * 16}u + ty];`);
-    for (let r = 0; r < blocks; r++) lines.push(`let b${tag}_${r} = Bs[${cb}${kk} + ${r * 16}u + tx];`);
-    for (let q = 0; q < blocks; q++)
+    const ca = db ? 'cbufA + ' : '';
+    const cb = db ? 'cbufB + ' : '';
+    for (let q = 0; q < blocksM; q++) lines.push(`let a${tag}_${q} = As[${ca}${kA} + ${q * 16}u + ty];`);
+    for (let r = 0; r < blocksN; r++) lines.push(`let b${tag}_${r} = Bs[${cb}${kB} + ${r * 16}u + tx];`);
+    for (let q = 0; q < blocksM; q++)
       for (let i = 0; i < 4; i++)
-        for (let r = 0; r < blocks; r++)
+        for (let r = 0; r < blocksN; r++)
           lines.push(
             `c${q}_${i}_${r} = fma(vec4<f32>(a${tag}_${q}.${comps[i]}), b${tag}_${r}, c${q}_${i}_${r});`,
           );
     return lines;
   };
   const inner: string[] = [];
-  if (p.unroll) for (let kk = 0; kk < bk; kk++) inner.push(...step(`${kk * stride}u`, `${kk}`));
+  if (p.unroll)
+    for (let kk = 0; kk < bk; kk++) inner.push(...step(`${kk * strideA}u`, `${kk * strideB}u`, `${kk}`));
   else {
-    inner.push(`for (var kk = 0u; kk < ${bk * stride}u; kk += ${stride}u) {`);
-    inner.push(...step('kk', 'k').map((l) => `  ${l}`));
+    inner.push(`for (var kk = 0u; kk < ${bk}u; kk++) {`);
+    inner.push(...step(`kk * ${strideA}u`, `kk * ${strideB}u`, 'k').map((l) => `  ${l}`));
     inner.push('}');
   }
 
   const write: string[] = [];
   const cvtOut = (e: string): string => (p.outDtype === 'f32' ? e : `vec4<${p.outDtype}>(${e})`);
-  for (let q = 0; q < blocks; q++)
+  for (let q = 0; q < blocksM; q++)
     for (let i = 0; i < 4; i++) {
       write.push('{');
       write.push(`  let row = m0 + ${q * 64 + i}u + ty * 4u;`);
       write.push('  if (row < u.M) {');
-      for (let r = 0; r < blocks; r++) {
+      for (let r = 0; r < blocksN; r++) {
         const acc = `c${q}_${i}_${r}`;
         write.push(`    { let col = n0 + ${r * 64}u + tx * 4u;`);
         if (p.outVec4)
@@ -244,8 +264,8 @@ ${matmulUniforms.wgsl}
 @group(0) @binding(1) var<storage, read> A: array<${aVec ? `vec4<${p.aDtype}>` : p.aDtype}>;
 @group(0) @binding(2) var<storage, read> B: array<${bVec ? `vec4<${p.bDtype}>` : p.bDtype}>;
 @group(0) @binding(3) var<storage, read_write> C: array<${p.outVec4 ? `vec4<${p.outDtype}>` : p.outDtype}>;
-var<workgroup> As: array<vec4<f32>, ${(db ? 2 : 1) * bk * stride}>;
-var<workgroup> Bs: array<vec4<f32>, ${(db ? 2 : 1) * bk * stride}>;
+var<workgroup> As: array<vec4<f32>, ${(db ? 2 : 1) * bk * strideA}>;
+var<workgroup> Bs: array<vec4<f32>, ${(db ? 2 : 1) * bk * strideB}>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -254,28 +274,38 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       ? 'let tx = (lid % 8u) + 8u * ((lid / 32u) % 2u); let ty = ((lid / 8u) % 4u) + 4u * (lid / 64u);'
       : 'let tx = lid % 16u; let ty = lid / 16u;'
   }
-  let batch = u.batchBase + wid.z;
-  let m0 = wid.y * ${tile}u;
-  let n0 = wid.x * ${tile}u;
+  ${
+    p.splitK
+      ? `// Split-K: z picks the K range; C is the [splits, M, N] partial buffer.
+  let batch = 0u;
+  let kBegin = wid.z * u.kChunk;
+  let kEnd = min(u.K, kBegin + u.kChunk);
+  let cBase = wid.z * u.M * u.N;`
+      : `let batch = u.batchBase + wid.z;
+  let kBegin = 0u;
+  let kEnd = u.K;
+  let cBase = batch * u.M * u.N;`
+  }
+  let m0 = wid.y * ${tileM}u;
+  let n0 = wid.x * ${tileN}u;
   let aBase = u.aOff + batch * u.aBatch;
   let bBase = u.bOff + batch * u.bBatch;
-  let cBase = batch * u.M * u.N;
   ${sa.regs.join('\n  ')}
   ${sb.regs.join('\n  ')}
   ${accDecl.join('\n  ')}
-  let tiles = (u.K + ${bk - 1}u) / ${bk}u;
+  let tiles = (kEnd - kBegin + ${bk - 1}u) / ${bk}u;
   {
-    let k0 = 0u;
+    let k0 = kBegin;
     ${sa.load.join('\n    ')}
     ${sb.load.join('\n    ')}
   }
-  ${db ? 'let sbuf = 0u;' : ''}
+  ${db ? 'let sbufA = 0u; let sbufB = 0u;' : ''}
   ${sa.store.join('\n  ')}
   ${sb.store.join('\n  ')}
   workgroupBarrier();
   for (var t = 0u; t < tiles; t++) {
-    let k0 = (t + 1u) * ${bk}u;
-    ${db ? `let cbuf = (t % 2u) * ${bk * stride}u; let sbuf = ${bk * stride}u - cbuf;` : ''}
+    let k0 = kBegin + (t + 1u) * ${bk}u;
+    ${db ? `let cbufA = (t % 2u) * ${bk * strideA}u; let sbufA = ${bk * strideA}u - cbufA; let cbufB = (t % 2u) * ${bk * strideB}u; let sbufB = ${bk * strideB}u - cbufB;` : ''}
     if (t + 1u < tiles) {
       ${sa.load.join('\n      ')}
       ${sb.load.join('\n      ')}
