@@ -27,7 +27,6 @@ import {
   launchLowRankTokenBackward,
   launchLowRankZGrad,
   launchLowRankZGradQuads,
-  launchLowRankZGradTiled,
 } from '../src/dynamic-conv-lowrank/dynamic-conv-lowrank.launch.js';
 import {
   type LowRankKernelParams,
@@ -266,19 +265,6 @@ const quadsComputeOnly = (channels: number, vec4Loads: boolean): Candidate => {
       ),
   };
 };
-const tiled = (channels: number, slice: number, threads = Z_GRAD_THREADS): Candidate => ({
-  shape: `tiled channels=${channels} threads=${threads} slice=${slice}`,
-  run: () =>
-    launchLowRankZGradTiled(
-      rt,
-      { dtype: 'f32', W, R, docs: false, threads, channels },
-      gy,
-      inputs,
-      zPart,
-      dims,
-      slice,
-    ),
-});
 /**
  * Ablations of the default dz kernel (bench-only code edits, wrong results on purpose): what the
  * time is made of. 'compute 1/CC' runs the inner loop for one staged channel of CC; 'stage once'
@@ -377,7 +363,7 @@ for (const t of [y, dx, part, zPart]) t.dispose();
   const dx2 = output(backend, [B, T, D], 'f32');
   const bChunks = chunking(B, T, convTuning.lowRankBackwardChunk);
   const part2 = output(backend, [bChunks.numChunks * rowsOfPartials * D], 'f32');
-  const zSlice = zGradSlice(B, T, D, 1, 2048);
+  const zSlice = zGradSlice(B, T, D, 1);
   const zPart2 = output(backend, [Math.ceil(D / zSlice) * B * T * R], 'f32');
   const fwdShape: Shape = {
     L: convTuning.lowRankForwardChunk,
@@ -422,7 +408,7 @@ for (const t of [y, dx, part, zPart]) t.dispose();
     'op fwd+bwd',
     [
       { shape: 'whole op through autograd (defaults)', run: withTuning({}) },
-      { shape: 'dz quads', run: withTuning({ lowRankZGradQuads: true }) },
+      { shape: 'backward chunk 1024', run: withTuning({ lowRankBackwardChunk: 1024 }) },
       ...steps.map((_, i) => ({
         shape: names.slice(0, i + 1).join(' '),
         run: () => {

@@ -53,11 +53,6 @@ export const convTuning = {
    */
   lowRankZGradTokens: 1,
   /**
-   * Low-rank dz with the tiled kernel (4 consecutive tokens per thread, W <= 5). Off: on the
-   * H100 it took 0.598 ms (8 channels per stage) / 0.433 (4) against the interleaved 0.408.
-   */
-  lowRankZGradTiled: false,
-  /**
    * Low-rank backward token loop: software-pipelined staging (ConvLoopParams.pipelineStage).
    * H100: 0.348 → 0.328 ms (the forward, compute-bound, was 1 % slower with it: off there).
    */
@@ -122,11 +117,7 @@ export function dispatchTokenLoop(
   });
 }
 
-/**
- * Sums f32 partials `[P, N]` over P into a new `[N]` tensor of `dtype`
- * (deterministic order); `columns` sums only `count` columns from `start`
- * into a `[count]` tensor of its own.
- */
+/** Sums f32 partials `[P, N]` over P into a new `[N]` tensor of `dtype` (deterministic order). */
 export function sumPartials(
   rt: KernelRuntime,
   backend: Backend,
@@ -134,23 +125,48 @@ export function sumPartials(
   P: number,
   N: number,
   dtype: DType,
-  columns: { readonly start: number; readonly count: number } = { start: 0, count: N },
 ): Tensor {
-  const out = output(backend, [columns.count], dtype);
-  const folded = foldGrid(Math.ceil(columns.count / SUM_PARTIALS_WORKGROUP), rt.maxWorkgroupsPerDimension);
+  const out = output(backend, [N], dtype);
+  dispatchSumPartials(rt, part, P, N, dtype, [out], N);
+  return out;
+}
+
+/**
+ * sumPartials into two tensors of their own, columns `[0, split)` and
+ * `[split, N)`, in one dispatch (e.g. dU and dS from one partials buffer: the
+ * fused AdamW takes whole buffers, not views).
+ */
+export function sumPartialsInTwo(
+  rt: KernelRuntime,
+  backend: Backend,
+  part: Tensor,
+  P: number,
+  N: number,
+  split: number,
+  dtype: DType,
+): [Tensor, Tensor] {
+  const outs: [Tensor, Tensor] = [output(backend, [split], dtype), output(backend, [N - split], dtype)];
+  dispatchSumPartials(rt, part, P, N, dtype, outs, split);
+  return outs;
+}
+
+function dispatchSumPartials(
+  rt: KernelRuntime,
+  part: Tensor,
+  P: number,
+  N: number,
+  dtype: DType,
+  outs: readonly Tensor[],
+  split: number,
+): void {
+  const folded = foldGrid(Math.ceil(N / SUM_PARTIALS_WORKGROUP), rt.maxWorkgroupsPerDimension);
   const d = dtype === 'f16' ? 'f16' : 'f32';
+  const two = outs.length === 2;
   rt.dispatch({
-    pipelineKey: sumPartialsKey(d),
-    makeCode: () => sumPartialsWgsl(d),
-    bindings: [bind(part), bind(out, true)],
-    uniforms: sumPartialsUniforms.pack({
-      N: columns.count,
-      P,
-      gridX: folded.gridX,
-      stride: N,
-      offset: columns.start,
-    }),
+    pipelineKey: sumPartialsKey(d, two),
+    makeCode: () => sumPartialsWgsl(d, two),
+    bindings: [bind(part), ...outs.map((o) => bind(o, true))],
+    uniforms: sumPartialsUniforms.pack({ N, P, gridX: folded.gridX, split }),
     workgroups: folded.grid,
   });
-  return out;
 }

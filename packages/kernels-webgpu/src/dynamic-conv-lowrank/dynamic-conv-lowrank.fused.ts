@@ -1,6 +1,6 @@
 import { record, reshape, type Tensor } from '@dynconv/tensor';
 import { type KernelRuntime, output } from '../common/gpu.js';
-import { chunking, convTuning, raw, sumPartials } from '../conv-core/conv-launch.js';
+import { chunking, convTuning, raw, sumPartials, sumPartialsInTwo } from '../conv-core/conv-launch.js';
 import type { DynamicConvOptions } from '../dynamic-conv-headwise/dynamic-conv-headwise.ref.js';
 import {
   type LowRankInputs,
@@ -8,7 +8,6 @@ import {
   launchLowRankTokenBackward,
   launchLowRankZGrad,
   launchLowRankZGradQuads,
-  launchLowRankZGradTiled,
 } from './dynamic-conv-lowrank.launch.js';
 import {
   type LowRankKernelParams,
@@ -16,7 +15,6 @@ import {
   lowRankPartialRows,
 } from './dynamic-conv-lowrank.wgsl.js';
 import { type LowRankZGradQuadsParams, zGradQuadsBytes, zGradQuadsTokens } from './zgrad-quads.wgsl.js';
-import { type LowRankZGradTiledParams, zGradTiledBytes } from './zgrad-tiled.wgsl.js';
 
 export const Z_GRAD_THREADS = 128;
 /** Channels per dz slice: enough workgroups to fill the GPU; the slices are summed in a second pass. */
@@ -41,39 +39,15 @@ export function backwardChunk(B: number, T: number, D: number, workgroup: number
 
 /**
  * Channels per dz slice: narrower slices when the token-major grid alone is
- * small (same occupancy reason as backwardChunk), until `minGroups`
- * workgroups (the quad kernel: 2048, H100 dz 0.228 → 0.224 ms over 1024).
+ * small (same occupancy reason as backwardChunk). H100, quad kernel: slices
+ * of 128 (2048 workgroups) took dz 0.228 → 0.224 ms but the partial sum
+ * doubled; the whole op was within noise (0.754 vs 0.757).
  */
-export function zGradSlice(
-  B: number,
-  T: number,
-  D: number,
-  tokensPerThread: number,
-  minGroups = MIN_BACKWARD_WORKGROUPS,
-): number {
+export function zGradSlice(B: number, T: number, D: number, tokensPerThread: number): number {
   const tokenGroups = Math.ceil((B * T) / (tokensPerThread * Z_GRAD_THREADS));
   let slice = Z_GRAD_SLICE;
-  while (slice > 64 && tokenGroups * Math.ceil(D / slice) < minGroups) slice /= 2;
+  while (slice > 64 && tokenGroups * Math.ceil(D / slice) < MIN_BACKWARD_WORKGROUPS) slice /= 2;
   return slice;
-}
-
-/**
- * The tiled dz kernel's parameters (its tiles as wide as the device's
- * workgroup storage allows, up to 8 channels), or null where the interleaved
- * kernel runs instead: turned off in `convTuning`, or W > 5 (the tiled x
- * window covers 5 taps).
- */
-export function zGradTiledParams(
-  rt: KernelRuntime,
-  p: { dtype: 'f32' | 'f16'; W: number; R: number; docs: boolean },
-): LowRankZGradTiledParams | null {
-  if (!convTuning.lowRankZGradTiled || p.W > 5) return null;
-  const limit = rt.device.limits.maxComputeWorkgroupStorageSize;
-  for (const channels of [8, 4, 2, 1]) {
-    const q = { dtype: p.dtype, W: p.W, R: p.R, docs: p.docs, threads: Z_GRAD_THREADS, channels };
-    if (zGradTiledBytes(q) <= limit) return q;
-  }
-  return null;
 }
 
 /**
@@ -197,24 +171,12 @@ export function dynamicConvLowRankFused(
         { ...dims, rows },
         chunks,
       );
-    const tiled = zGradTiledParams(rt, p);
-    const quads = tiled ? null : zGradQuadsParams(rt, { ...p, D });
-    const tokensPerGroup = tiled
-      ? 4 * Z_GRAD_THREADS
-      : quads
-        ? zGradQuadsTokens(quads)
-        : convTuning.lowRankZGradTokens * Z_GRAD_THREADS;
-    const slice = zGradSlice(
-      B,
-      T,
-      D,
-      tokensPerGroup / Z_GRAD_THREADS,
-      quads ? 2 * MIN_BACKWARD_WORKGROUPS : undefined,
-    );
+    const quads = zGradQuadsParams(rt, { ...p, D });
+    const tokensPerGroup = quads ? zGradQuadsTokens(quads) : convTuning.lowRankZGradTokens * Z_GRAD_THREADS;
+    const slice = zGradSlice(B, T, D, tokensPerGroup / Z_GRAD_THREADS);
     const slices = Math.ceil(D / slice);
     const zPart = output(backend, [slices * B * T * R], 'f32');
-    if (tiled) launchLowRankZGradTiled(rt, tiled, g, kept, zPart, dims, slice);
-    else if (quads) launchLowRankZGradQuads(rt, quads, g, kept, zPart, dims, slice);
+    if (quads) launchLowRankZGradQuads(rt, quads, g, kept, zPart, dims, slice);
     else {
       const q: LowRankZGradParams = {
         dtype: p.dtype,
@@ -230,14 +192,10 @@ export function dynamicConvLowRankFused(
     const dz = reshape(sumPartials(rt, backend, zPart, slices, B * T * R, z.dtype), [B, T, R]);
     // dU and dS each in a buffer of its own (not views into one sum): the fused
     // WebGPU AdamW takes whole buffers only, views fall back to ~14 dispatches.
-    const sumRows = (start: number, count: number) =>
-      sumPartials(rt, backend, part, chunks.numChunks, rows * D, u.dtype, {
-        start: start * D,
-        count: count * D,
-      });
-    const du = reshape(sumRows(0, R * W), [R, W * D]);
-    const dS = kept.s ? reshape(sumRows(R * W, W), [W, D]) : null;
-    return [dx, dz, du, ...(kept.s ? [dS] : [])];
+    const [du, dS] = kept.s
+      ? sumPartialsInTwo(rt, backend, part, chunks.numChunks, rows * D, R * W * D, u.dtype)
+      : [sumPartials(rt, backend, part, chunks.numChunks, rows * D, u.dtype), null];
+    return [dx, dz, reshape(du, [R, W * D]), ...(dS ? [reshape(dS, [W, D])] : [])];
   });
   for (const t of [xc, zc, uc, sc, dc]) t?.dispose();
   return y;

@@ -20,12 +20,6 @@ import {
   lowRankZGradQuadsWgsl,
   zGradQuadsTokens,
 } from './zgrad-quads.wgsl.js';
-import {
-  type LowRankZGradTiledParams,
-  lowRankZGradTiledKey,
-  lowRankZGradTiledWgsl,
-  zGradTiledTokens,
-} from './zgrad-tiled.wgsl.js';
 
 /**
  * The low-rank kernels' launches, one function per kernel, so that the fused
@@ -182,24 +176,6 @@ function transposeU(
     workgroups: folded.grid,
   });
   return ut;
-}
-
-/** dz partials with the tiled kernel (4 consecutive tokens per thread): same output as launchLowRankZGrad. */
-export function launchLowRankZGradTiled(
-  rt: KernelRuntime,
-  q: LowRankZGradTiledParams,
-  gy: Tensor,
-  inputs: LowRankInputs,
-  zPart: Tensor,
-  dims: LowRankDims,
-  slice: number,
-): void {
-  const kernel = {
-    key: lowRankZGradTiledKey(q),
-    code: () => lowRankZGradTiledWgsl(q),
-    tokensPerGroup: zGradTiledTokens(q),
-  };
-  dispatchZGrad(rt, kernel, gy, inputs, zPart, dims, slice);
 }
 
 /** dz partials with the quad kernel (a thread per 4 tokens × 4 ranks): same output as launchLowRankZGrad. */

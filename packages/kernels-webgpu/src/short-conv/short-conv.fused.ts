@@ -1,6 +1,14 @@
 import { record, reshape, type Tensor } from '@dynconv/tensor';
 import { type KernelRuntime, output } from '../common/gpu.js';
-import { bind, chunking, convTuning, dispatchTokenLoop, raw, sumPartials } from '../conv-core/conv-launch.js';
+import {
+  bind,
+  chunking,
+  convTuning,
+  dispatchTokenLoop,
+  raw,
+  sumPartials,
+  sumPartialsInTwo,
+} from '../conv-core/conv-launch.js';
 import type { ShortConvOptions } from './short-conv.ref.js';
 import {
   type ShortConvKernelParams,
@@ -80,10 +88,11 @@ export function shortConvFused(
       { T, D, W, rows },
       chunks,
     );
-    const sums = sumPartials(rt, backend, part, chunks.numChunks, rows * D, weight.dtype);
-    const dw = reshape(sums.narrow(0, 0, W * D), [W, D]);
-    const db = sb ? sums.narrow(0, W * D, D) : null;
-    return [dx, dw, ...(sb ? [db] : [])];
+    // dw and db in buffers of their own (the fused AdamW takes whole buffers, not views).
+    const [dwFlat, db] = sb
+      ? sumPartialsInTwo(rt, backend, part, chunks.numChunks, rows * D, W * D, weight.dtype)
+      : [sumPartials(rt, backend, part, chunks.numChunks, rows * D, weight.dtype), null];
+    return [dx, reshape(dwFlat, [W, D]), ...(db ? [db] : [])];
   });
   for (const t of [xc, wc, bc, dc]) t?.dispose();
   return y;
