@@ -5,14 +5,16 @@ import {
   type AttentionKernelParams,
   type AttentionStage,
   attentionForwardWgsl,
+  attentionGrid,
   attentionKey,
   attentionKeyGradWgsl,
   attentionQueryGradWgsl,
   attentionSharedBytes,
+  attentionThreads,
   attentionUniforms,
 } from './causal-attention.wgsl.js';
 
-type Launch = Pick<AttentionKernelParams, 'ty' | 'tx' | 'shareKV'>;
+type Launch = Pick<AttentionKernelParams, 'ty' | 'tx' | 'shareKV' | 'split' | 'prefetch' | 'subgroups'>;
 
 /**
  * Launch shapes per stage, fastest first on the H100 (docs/results/attention-h100-session3);
@@ -22,6 +24,8 @@ type Launch = Pick<AttentionKernelParams, 'ty' | 'tx' | 'shareKV'>;
  */
 export const LAUNCHES: Record<AttentionStage, readonly Launch[]> = {
   fwd: [
+    { ty: 16, tx: 8, shareKV: true, subgroups: true },
+    { ty: 16, tx: 8, subgroups: true },
     { ty: 16, tx: 8, shareKV: true },
     { ty: 16, tx: 8 },
     { ty: 8, tx: 8, shareKV: true },
@@ -35,21 +39,33 @@ export const LAUNCHES: Record<AttentionStage, readonly Launch[]> = {
     { ty: 4, tx: 4 },
   ],
   dkdv: [
-    { ty: 16, tx: 8 },
+    { ty: 8, tx: 8, split: true },
+    { ty: 8, tx: 8, split: true, prefetch: true },
+    { ty: 16, tx: 4, split: true },
+    { ty: 16, tx: 4, split: true, prefetch: true },
     { ty: 8, tx: 8 },
+    { ty: 8, tx: 8, prefetch: true },
     { ty: 8, tx: 4 },
     { ty: 4, tx: 4 },
   ],
 };
 
-/** Benchmark and test hook: force a launch shape per stage. */
-export const attentionTuning: { launch: Partial<Record<AttentionStage, Launch>> } = { launch: {} };
+/**
+ * Benchmark and test hook: force a launch shape per stage; `heavyFirst: false`
+ * dispatches blocks in row order (see `AttentionKernelParams.heavyFirst`).
+ */
+export const attentionTuning: {
+  launch: Partial<Record<AttentionStage, Launch>>;
+  heavyFirst?: boolean | undefined;
+} = {
+  launch: {},
+};
 
-/** One stage's kernel: pipeline key, WGSL and rows of its own side per workgroup. */
+/** One stage's kernel: pipeline key, WGSL and its grid for `rows` rows of its own side of `heads` heads. */
 interface StageKernel {
   readonly key: string;
   readonly code: () => string;
-  readonly rows: number;
+  readonly grid: (rows: number, heads: number) => [number, number];
 }
 
 export type AttentionPlan = Record<AttentionStage, StageKernel>;
@@ -64,14 +80,25 @@ export function attentionPlan(
   base: Pick<AttentionKernelParams, 'dtype' | 'dh' | 'docs'>,
 ): AttentionPlan | null {
   const limit = rt.device.limits.maxComputeWorkgroupStorageSize;
+  const info = rt.device.adapterInfo as { subgroupMinSize?: number; subgroupMaxSize?: number } | undefined;
+  // Subgroup shuffles across a row's TX lanes: subgroups of at least TX lanes, whole ones per workgroup.
+  const subgroupsFit = (p: AttentionKernelParams) =>
+    rt.device.features.has('subgroups') &&
+    (info?.subgroupMinSize ?? 0) >= p.tx &&
+    attentionThreads(p) % (info?.subgroupMaxSize ?? 1 << 30) === 0;
   const pick = (stage: AttentionStage, code: (p: AttentionKernelParams) => string): StageKernel | null => {
     const forced = attentionTuning.launch[stage];
-    const found = (forced ? [forced] : LAUNCHES[stage]).find(
-      (l) => attentionSharedBytes(stage, { ...base, ...l }) <= limit,
-    );
+    const found = (forced ? [forced] : LAUNCHES[stage]).find((l) => {
+      const p = { ...base, ...l };
+      return attentionSharedBytes(stage, p) <= limit && (!p.subgroups || subgroupsFit(p));
+    });
     if (!found) return null;
-    const p = { ...base, ...found };
-    return { key: attentionKey(stage, p), code: () => code(p), rows: 4 * p.ty };
+    const p = { ...base, ...found, heavyFirst: attentionTuning.heavyFirst ?? true };
+    return {
+      key: attentionKey(stage, p),
+      code: () => code(p),
+      grid: (rows, heads) => attentionGrid(p, Math.ceil(rows / (4 * p.ty)), heads),
+    };
   };
   const fwd = pick('fwd', attentionForwardWgsl);
   const dq = pick('dq', attentionQueryGradWgsl);
@@ -127,7 +154,7 @@ export function causalAttentionFused(
     makeCode: plan.fwd.code,
     bindings: [bind(qc), bind(kc), bind(vc), ...docs(), bind(o, true), bind(lse, true)],
     uniforms,
-    workgroups: [Math.ceil(s.Tq / plan.fwd.rows), s.B * s.H],
+    workgroups: plan.fwd.grid(s.Tq, s.B * s.H),
   });
   const saved = [qc, kc, vc, o, lse, ...(dc ? [dc] : [])];
   record('causalAttention', [q, k, v], [o], saved, ([g], sv) => {
@@ -152,7 +179,7 @@ export function causalAttentionFused(
         bind(delta, true),
       ],
       uniforms,
-      workgroups: [Math.ceil(s.Tq / plan.dq.rows), s.B * s.H],
+      workgroups: plan.dq.grid(s.Tq, s.B * s.H),
     });
     const dk = output(backend, k.shape, k.dtype);
     const dv = output(backend, v.shape, v.dtype);
@@ -171,7 +198,7 @@ export function causalAttentionFused(
         bind(dv, true),
       ],
       uniforms,
-      workgroups: [Math.ceil(s.Tk / plan.dkdv.rows), s.B * s.Hkv],
+      workgroups: plan.dkdv.grid(s.Tk, s.B * s.Hkv),
     });
     return [dq, dk, dv];
   });

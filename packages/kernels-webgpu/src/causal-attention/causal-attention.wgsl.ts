@@ -28,6 +28,26 @@ export interface AttentionKernelParams {
   readonly tx: number;
   /** Forward only: K and V share one buffer (V is staged after the scores), for 32 KiB devices. */
   readonly shareKV?: boolean;
+  /**
+   * dk/dv only: two thread groups of `TX·TY` (one warp-aligned half each): the
+   * first computes P and dv, the second dP and dk, so a workgroup runs twice
+   * the threads on the same workgroup memory (more warps per SM).
+   */
+  readonly split?: boolean;
+  /**
+   * Forward only: the row max across a row's TX lanes by subgroup shuffles
+   * instead of workgroup memory and a barrier (needs subgroups of at least TX
+   * lanes, filled in invocation order).
+   */
+  readonly subgroups?: boolean;
+  /**
+   * Grid `(B·H, blocks)` instead of `(blocks, B·H)`, each head's blocks of most
+   * tiles dispatched first: under the causal mask work per block varies up to
+   * T/block times, and the heaviest last make a long tail.
+   */
+  readonly heavyFirst?: boolean;
+  /** dk/dv only: the next query tile's global loads are issued before the current tile's products. */
+  readonly prefetch?: boolean;
 }
 
 export type AttentionStage = 'fwd' | 'dq' | 'dkdv';
@@ -59,8 +79,25 @@ export function attentionSharedBytes(stage: AttentionStage, p: AttentionKernelPa
   return vec4s * 16;
 }
 
+/** Workgroup grid `[x, y]` for `blocks` row blocks of `heads` heads. */
+export const attentionGrid = (p: AttentionKernelParams, blocks: number, heads: number): [number, number] =>
+  p.heavyFirst ? [heads, blocks] : [blocks, heads];
+
+/** WGSL: the workgroup's (batch, head) index. */
+const gridHeads = (p: AttentionKernelParams) => (p.heavyFirst ? 'wid.x' : 'wid.y');
+
+/**
+ * WGSL: the workgroup's row block. Heavy first, the blocks with the most tiles
+ * (the last query blocks, the first key blocks) of every head come first.
+ */
+const gridBlock = (p: AttentionKernelParams, lastHeaviest: boolean) =>
+  p.heavyFirst ? (lastHeaviest ? '(nwg.y - 1u - wid.y)' : 'wid.y') : 'wid.x';
+
+/** Threads per workgroup. */
+export const attentionThreads = (p: AttentionKernelParams): number => p.tx * p.ty * (p.split ? 2 : 1);
+
 export const attentionKey = (stage: AttentionStage, p: AttentionKernelParams): string =>
-  `causalAttention.${stage}|${p.dtype}|dh=${p.dh}|docs=${p.docs ? 1 : 0}|ty=${p.ty}|tx=${p.tx}|share=${p.shareKV ? 1 : 0}`;
+  `causalAttention.${stage}|${p.dtype}|dh=${p.dh}|docs=${p.docs ? 1 : 0}|ty=${p.ty}|tx=${p.tx}|share=${p.shareKV ? 1 : 0}|split=${p.split ? 1 : 0}|pf=${p.prefetch ? 1 : 0}|sg=${p.subgroups ? 1 : 0}|heavy=${p.heavyFirst ? 1 : 0}`;
 
 const head = (
   p: AttentionKernelParams,
@@ -68,7 +105,7 @@ const head = (
 ): string => {
   const D4 = d4Of(p.dh);
   const pow2 = (D4 & (D4 - 1)) === 0;
-  return `${p.dtype === 'f16' ? 'enable f16;\n' : ''}${attentionUniforms.wgsl}
+  return `${p.dtype === 'f16' ? 'enable f16;\n' : ''}${p.subgroups ? 'enable subgroups;\n' : ''}${attentionUniforms.wgsl}
 ${bindings
   .filter(([n]) => n !== 'db' || p.docs)
   .map(
@@ -87,10 +124,66 @@ fn sw(row: u32, c: u32) -> u32 { return row * D4 + (c ^ (row & ${pow2 ? Math.min
 
 const R4 = [0, 1, 2, 3];
 
+/** A tile copy global → workgroup memory in two halves: register loads, then stores. */
+interface Staging {
+  /** Declares the thread's registers `x0..`. */
+  readonly decl: string;
+  /** Issues every global load of the thread (rows past the limit load 0). */
+  readonly load: string;
+  /** Stores the registers into workgroup memory. */
+  readonly store: string;
+}
+
 /**
  * Copies `rows` rows (row `base + r`, valid below `limit`, at `(off + row)·DH`
  * of `src`) into `dst`, times `scale`; rows past `limit` and dims past DH are 0.
+ * `x` names the registers (distinct per operand when loads are kept in flight).
  */
+function staging(
+  dst: string,
+  src: string,
+  rows: number,
+  base: string,
+  limit: string,
+  off: string,
+  scale: string,
+  p: AttentionKernelParams,
+  x = 'x',
+): Staging {
+  const full = p.dh % 4 === 0;
+  const D4 = d4Of(p.dh);
+  const nt = attentionThreads(p);
+  const per = Math.ceil((rows * D4) / nt);
+  const loads = R4.map((k) =>
+    full ? `f32(${src}[at + ${k}u])` : `select(0.0, f32(${src}[min(at + ${k}u, last)]), c * 4u + ${k}u < DH)`,
+  ).join(', ');
+  const idx = Array.from({ length: per }, (_, t) => t);
+  return {
+    decl: idx.map((t) => `var ${x}${t}: vec4<f32>;`).join(' '),
+    load: idx
+      .map(
+        (t) => `${x}${t} = vec4<f32>(0.0);
+    {
+      let e = lid + ${t * nt}u;
+      let c = e % D4;
+      let row = ${base} + e / D4;
+      if (e < ${rows * D4}u && row < ${limit}) {
+        let at = (${off} + row) * DH + c * 4u;${full ? '' : `\n        let last = (${off} + row) * DH + DH - 1u;`}
+        ${x}${t} = vec4<f32>(${loads});
+      }
+    }`,
+      )
+      .join('\n    '),
+    store: idx
+      .map(
+        (t) =>
+          `{ let e = lid + ${t * nt}u; if (e < ${rows * D4}u) { ${dst}[sw(e / D4, e % D4)] = ${x}${t}${scale}; } }`,
+      )
+      .join('\n    '),
+  };
+}
+
+/** `staging` in one block. Every load of the thread is issued before the first store, so their latencies overlap. */
 function stage(
   dst: string,
   src: string,
@@ -101,35 +194,11 @@ function stage(
   scale: string,
   p: AttentionKernelParams,
 ): string {
-  const full = p.dh % 4 === 0;
-  const D4 = d4Of(p.dh);
-  const nt = p.tx * p.ty;
-  const per = Math.ceil((rows * D4) / nt);
-  const loads = R4.map((k) =>
-    full ? `f32(${src}[at + ${k}u])` : `select(0.0, f32(${src}[min(at + ${k}u, last)]), c * 4u + ${k}u < DH)`,
-  ).join(', ');
-  // Every load of the thread is issued before the first store, so their latencies overlap.
-  const load = Array.from(
-    { length: per },
-    (_, t) => `var x${t} = vec4<f32>(0.0);
-    {
-      let e = lid + ${t * nt}u;
-      let c = e % D4;
-      let row = ${base} + e / D4;
-      if (e < ${rows * D4}u && row < ${limit}) {
-        let at = (${off} + row) * DH + c * 4u;${full ? '' : `\n        let last = (${off} + row) * DH + DH - 1u;`}
-        x${t} = vec4<f32>(${loads});
-      }
-    }`,
-  );
-  const store = Array.from(
-    { length: per },
-    (_, t) =>
-      `{ let e = lid + ${t * nt}u; if (e < ${rows * D4}u) { ${dst}[sw(e / D4, e % D4)] = x${t}${scale}; } }`,
-  );
+  const st = staging(dst, src, rows, base, limit, off, scale, p);
   return `{
-    ${load.join('\n    ')}
-    ${store.join('\n    ')}
+    ${st.decl}
+    ${st.load}
+    ${st.store}
     }`;
 }
 
@@ -181,11 +250,12 @@ const accDecl = (p: AttentionKernelParams, name: string) =>
 function outputProduct(
   p: AttentionKernelParams,
   rowsB: number,
-  triples: readonly (readonly [string, string, string])[],
+  triples: readonly (readonly [string | ((slot: string) => string), string, string])[],
 ): string {
   const nc = ncOf(p);
   const body = triples
     .map(([pa, xa, acc], k) => {
+      const pv = typeof pa === 'string' ? `${pa}[j * TY + ty]` : pa('j * TY + ty');
       const cols = Array.from({ length: nc }, (_, c) => {
         const fm = R4.map((r) => `${acc}${r}_${c} += pv${k}[${r}] * x;`).join(' ');
         const g = colGuard(p, `cc${c}`);
@@ -193,7 +263,7 @@ function outputProduct(
           ? `{ let x = ${xa}[sw(j, cc${c})]; ${fm} }`
           : `if (${g}) { let x = ${xa}[sw(j, cc${c})]; ${fm} }`;
       });
-      return `let pv${k} = ${pa}[j * TY + ty];\n      ${cols.join('\n      ')}`;
+      return `let pv${k} = ${pv};\n      ${cols.join('\n      ')}`;
     })
     .join('\n      ');
   return `for (var j = 0u; j < ${rowsB}u; j++) {
@@ -261,6 +331,25 @@ function rowReduce(
     let ${name} = vec4<f32>(${reads.join(', ')});`;
 }
 
+/**
+ * Runs the masking statements unless the tile is fully visible (or `orIf`
+ * holds): no documents, every key `k0 .. k0 + nk` at or before the first
+ * query's position and below Tk (rows past Tq repeat query Tq - 1).
+ */
+function maskUnlessVisible(
+  p: AttentionKernelParams,
+  k0: string,
+  nk: number,
+  q0: string,
+  mask: string,
+  orIf = '',
+): string {
+  if (p.docs) return mask;
+  return `if (${orIf}${k0} + ${nk}u > u.kvOffset + ${q0} + 1u || ${k0} + ${nk}u > u.Tk) {
+      ${mask}
+    }`;
+}
+
 /** Forward: o `[B, H, Tq, dh]` and lse `[B, H, Tq]` (f32). Grid: (query blocks of 4·TY, B*H). */
 export function attentionForwardWgsl(p: AttentionKernelParams): string {
   const BQ = 4 * p.ty;
@@ -283,15 +372,19 @@ var<workgroup> kS: array<vec4<f32>, ${BK * D4}>;
 ${p.shareKV ? '' : `var<workgroup> vS: array<vec4<f32>, ${BK * D4}>;`}
 var<workgroup> pS: array<vec4<f32>, ${pSize}>;
 
-@compute @workgroup_size(${p.tx * p.ty})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let bh = wid.y;
+@compute @workgroup_size(${attentionThreads(p)})
+fn main(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let bh = ${gridHeads(p)};
   let b = bh / u.H;
   let h = bh % u.H;
   let kvh = b * u.Hkv + h / u.group;
   let tx = lid % TX;
   let ty = lid / TX;
-  let q0 = wid.x * ${BQ}u;
+  let q0 = ${gridBlock(p, true)} * ${BQ}u;
   ${stage('qS', 'qb', BQ, 'q0', 'u.Tq', 'bh * u.Tq', ' * u.scale', p)}
   var pos: array<u32, 4>;
   var first: array<u32, 4>;
@@ -312,21 +405,34 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     workgroupBarrier();
     ${tile('s')}
     ${scores([['qS', 'kS', 's']])}
-    ${R4.map((r) => R4.map((c) => `s${r}[${c}] = select(-3.0e38, s${r}[${c}], ${valid(r, c)});`).join(' ')).join('\n    ')}
-    ${rowReduce(
-      'pS',
-      R4.map((r) => `max(max(s${r}.x, s${r}.y), max(s${r}.z, s${r}.w))`),
-      'tileMax',
-      'max',
+    ${maskUnlessVisible(
       p,
+      'k0',
+      BK,
+      'q0',
+      R4.map((r) =>
+        R4.map((c) => `s${r}[${c}] = select(-3.0e38, s${r}[${c}], ${valid(r, c)});`).join(' '),
+      ).join('\n      '),
     )}
+    ${
+      p.subgroups
+        ? `var tileMax = vec4<f32>(${R4.map((r) => `max(max(s${r}.x, s${r}.y), max(s${r}.z, s${r}.w))`).join(', ')});
+    ${Array.from({ length: Math.log2(p.tx) }, (_, i) => `tileMax = max(tileMax, subgroupShuffleXor(tileMax, ${1 << i}u));`).join('\n    ')}`
+        : rowReduce(
+            'pS',
+            R4.map((r) => `max(max(s${r}.x, s${r}.y), max(s${r}.z, s${r}.w))`),
+            'tileMax',
+            'max',
+            p,
+          )
+    }
     let mNew = max(m, tileMax);
     let corr = exp(m - mNew);
     m = mNew;
     ${R4.map((r) => `let p${r} = select(vec4<f32>(0.0), exp(s${r} - mNew[${r}]), s${r} > vec4<f32>(-1.0e38));`).join('\n    ')}
     l = l * corr + vec4<f32>(${R4.map((r) => `dot(p${r}, vec4<f32>(1.0))`).join(', ')});
     ${R4.flatMap((r) => Array.from({ length: ncOf(p) }, (_, c) => `o${r}_${c} *= corr[${r}];`)).join(' ')}
-    workgroupBarrier();
+    ${p.subgroups && !p.shareKV ? '' : 'workgroupBarrier();'}
     ${R4.map((c) => `pS[(tx + ${c}u * TX) * TY + ty] = vec4<f32>(p0[${c}], p1[${c}], p2[${c}], p3[${c}]);`).join('\n    ')}
     ${p.shareKV ? stage('kS', 'vb', BK, 'k0', 'u.Tk', 'kvh * u.Tk', '', p) : ''}
     workgroupBarrier();
@@ -389,15 +495,19 @@ var<workgroup> gS: array<vec4<f32>, ${BQ * D4}>;
 var<workgroup> kS: array<vec4<f32>, ${BK * D4}>;
 var<workgroup> vS: array<vec4<f32>, ${Math.max(BK * D4, BK * p.ty, (p.ty * p.tx) / 4 + 1)}>;
 
-@compute @workgroup_size(${p.tx * p.ty})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let bh = wid.y;
+@compute @workgroup_size(${attentionThreads(p)})
+fn main(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let bh = ${gridHeads(p)};
   let b = bh / u.H;
   let h = bh % u.H;
   let kvh = b * u.Hkv + h / u.group;
   let tx = lid % TX;
   let ty = lid / TX;
-  let q0 = wid.x * ${BQ}u;
+  let q0 = ${gridBlock(p, true)} * ${BQ}u;
   ${stage('qS', 'qb', BQ, 'q0', 'u.Tq', 'bh * u.Tq', ' * u.scale', p)}
   ${stage('gS', 'gb', BQ, 'q0', 'u.Tq', 'bh * u.Tq', '', p)}
   ${ccDecl(p)}
@@ -433,10 +543,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       ['qS', 'kS', 's'],
       ['gS', 'vS', 'dp'],
     ])}
-    ${R4.map(
-      (r) =>
-        `let ds${r} = select(vec4<f32>(0.0), exp(s${r} - rowLse[${r}]) * (dp${r} - dl[${r}]), vec4<bool>(${R4.map((c) => valid(r, c)).join(', ')}));`,
-    ).join('\n    ')}
+    ${R4.map((r) => `var ds${r} = exp(s${r} - rowLse[${r}]) * (dp${r} - dl[${r}]);`).join('\n    ')}
+    ${maskUnlessVisible(
+      p,
+      'k0',
+      BK,
+      'q0',
+      R4.map(
+        (r) =>
+          `ds${r} = select(vec4<f32>(0.0), ds${r}, vec4<bool>(${R4.map((c) => valid(r, c)).join(', ')}));`,
+      ).join('\n      '),
+    )}
     workgroupBarrier();
     ${R4.map((c) => `vS[(tx + ${c}u * TX) * TY + ty] = vec4<f32>(ds0[${c}], ds1[${c}], ds2[${c}], ds3[${c}]);`).join('\n    ')}
     workgroupBarrier();
@@ -456,11 +573,102 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
  * dk, dv `[B, Hkv, Tk, dh]`: a workgroup owns 4·TY keys, sums over the
  * group's query heads and streams the query tiles that see them
  * (deterministic order, no atomics). Grid: (key blocks, B*Hkv).
+ * With `split` the first half of the threads computes P = exp(S - lse) and dv,
+ * the second dP - Δ and dk (reading P back: dS = P ∘ (dP - Δ)).
  */
 export function attentionKeyGradWgsl(p: AttentionKernelParams): string {
   const BK = 4 * p.ty;
   const BQ = 4 * p.tx;
   const D4 = d4Of(p.dh);
+  const tileAt = (base: string, off: string) => ({
+    q: staging('qS', 'qb', BQ, base, 'u.Tq', off, ' * u.scale', p, 'xq'),
+    g: staging('gS', 'gb', BQ, base, 'u.Tq', off, '', p, 'xg'),
+  });
+  const cur = tileAt('i0', 'bh * u.Tq');
+  // Prefetch: tile t + 1's loads, issued before tile t's products.
+  const next = tileAt('ni0', 'nbh * u.Tq');
+  const nextAt = (t: string) =>
+    `let ni0 = iFirst + (${t} % nI) * ${BQ}u; let nbh = b * u.H + hk * u.group + ${t} / nI;`;
+  const seen = (r: number) =>
+    `let seen = (vec4<u32>(j0 + ty + ${r}u * TY) < colPos) & (vec4<u32>(j0 + ty + ${r}u * TY) >= colFirst);`;
+  const mask = (name: (r: number) => string, orIf: string) =>
+    maskUnlessVisible(
+      p,
+      'j0',
+      BK,
+      'i0',
+      R4.map((r) => `{ ${seen(r)} ${name(r)} = select(vec4<f32>(0.0), ${name(r)}, seen); }`).join(
+        '\n        ',
+      ),
+      orIf,
+    );
+  // Masked entries get P = 0 (so dS = P ∘ (dP - Δ) = 0); a fully visible tile also ends by Tq.
+  const maskP = (name: (r: number) => string) => mask(name, `i0 + ${BQ}u > u.Tq || `);
+  const transpose = (dst: string, v: string) =>
+    R4.map(
+      (c) =>
+        `${dst}[(tx + ${c}u * TX) * TY + ty] = vec4<f32>(${R4.map((r) => `${v}${r}[${c}]`).join(', ')});`,
+    ).join('\n        ');
+  const columns = (vals: string) => `var colX: vec4<f32>;
+      var colPos: vec4<u32>;
+      var colFirst: vec4<u32>;
+      for (var c = 0u; c < 4u; c++) {
+        let i = i0 + tx + c * TX;
+        let ic = min(i, u.Tq - 1u);
+        ${vals}
+        // A query past Tq sees nothing: position below every key.
+        colPos[c] = select(0u, u.kvOffset + i + 1u, i < u.Tq);
+        colFirst[c] = ${p.docs ? 'u32(max(db[b * u.Tq + ic], 0))' : '0u'};
+      }`;
+  const body = p.split
+    ? `${columns('if (role == 0u) { colX[c] = lse[bh * u.Tq + ic]; } else { colX[c] = delta[bh * u.Tq + ic]; }')}
+      workgroupBarrier();
+      ${p.prefetch ? `if (t + 1u < nTiles) { ${nextAt('(t + 1u)')} ${next.q.load} ${next.g.load} }` : ''}
+      if (role == 0u) {
+        ${tile('s')}
+        ${scores([['kS', 'qS', 's']])}
+        ${R4.map((r) => `s${r} = exp(s${r} - colX);`).join(' ')}
+        ${maskP((r) => `s${r}`)}
+        ${transpose('pS', 's')}
+      } else {
+        ${tile('s')}
+        ${scores([['vS', 'gS', 's']])}
+        ${R4.map((r) => `s${r} -= colX;`).join(' ')}
+        ${transpose('dS', 's')}
+      }
+      workgroupBarrier();
+      if (role == 0u) {
+        ${outputProduct(p, BQ, [['pS', 'gS', 'acc']])}
+      } else {
+        ${outputProduct(p, BQ, [[(at) => `pS[${at}] * dS[${at}]`, 'qS', 'acc']])}
+      }`
+    : `${columns('colLse[c] = lse[bh * u.Tq + ic]; colDelta[c] = delta[bh * u.Tq + ic];').replace('var colX: vec4<f32>;', 'var colLse: vec4<f32>;\n      var colDelta: vec4<f32>;')}
+      workgroupBarrier();
+      ${p.prefetch ? `if (t + 1u < nTiles) { ${nextAt('(t + 1u)')} ${next.q.load} ${next.g.load} }` : ''}
+      ${tile('s')}
+      ${tile('dp')}
+      ${scores([
+        ['kS', 'qS', 's'],
+        ['vS', 'gS', 'dp'],
+      ])}
+      ${R4.map((r) => `s${r} = exp(s${r} - colLse);`).join(' ')}
+      ${maskP((r) => `s${r}`)}
+      ${R4.map((r) => `dp${r} = s${r} * (dp${r} - colDelta);`).join(' ')}
+      ${transpose('pS', 's')}
+      ${transpose('dS', 'dp')}
+      workgroupBarrier();
+      ${outputProduct(p, BQ, [
+        ['pS', 'gS', 'dv'],
+        ['dS', 'qS', 'dk'],
+      ])}`;
+  const write = p.split
+    ? `if (role == 0u) {
+    ${writeOut(p, 'dvb', 'acc', 'j0', 'u.Tk', 'bkv * u.Tk', () => '1.0')}
+  } else {
+    ${writeOut(p, 'dkb', 'acc', 'j0', 'u.Tk', 'bkv * u.Tk', () => '1.0')}
+  }`
+    : `${writeOut(p, 'dkb', 'dk', 'j0', 'u.Tk', 'bkv * u.Tk', () => '1.0')}
+  ${writeOut(p, 'dvb', 'dv', 'j0', 'u.Tk', 'bkv * u.Tk', () => '1.0')}`;
   return `${head(p, [
     ['qb', p.dtype, false],
     ['kb', p.dtype, false],
@@ -479,67 +687,40 @@ var<workgroup> gS: array<vec4<f32>, ${BQ * D4}>;
 var<workgroup> pS: array<vec4<f32>, ${BQ * p.ty}>;
 var<workgroup> dS: array<vec4<f32>, ${BQ * p.ty}>;
 
-@compute @workgroup_size(${p.tx * p.ty})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let bkv = wid.y;
+@compute @workgroup_size(${attentionThreads(p)})
+fn main(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let bkv = ${gridHeads(p)};
   let b = bkv / u.Hkv;
   let hk = bkv % u.Hkv;
-  let tx = lid % TX;
-  let ty = lid / TX;
-  let j0 = wid.x * ${BK}u;
+  ${p.split ? 'let role = lid / NT;\n  let tx = lid % TX;\n  let ty = (lid % NT) / TX;' : 'let tx = lid % TX;\n  let ty = lid / TX;'}
+  let j0 = ${gridBlock(p, false)} * ${BK}u;
   ${stage('kS', 'kb', BK, 'j0', 'u.Tk', 'bkv * u.Tk', '', p)}
   ${stage('vS', 'vb', BK, 'j0', 'u.Tk', 'bkv * u.Tk', '', p)}
   ${ccDecl(p)}
-  ${accDecl(p, 'dk')}
-  ${accDecl(p, 'dv')}
-  // Queries that can see key j0 or later: kvOffset + i >= j0.
+  ${p.split ? accDecl(p, 'acc') : `${accDecl(p, 'dk')}\n  ${accDecl(p, 'dv')}`}
+  // Queries that can see key j0 or later: kvOffset + i >= j0; tiles t run over (group head, query tile).
   let iStart = select(0u, j0 - u.kvOffset, j0 > u.kvOffset);
-  for (var g = 0u; g < u.group; g++) {
-    let bh = b * u.H + hk * u.group + g;
-    for (var i0 = iStart - iStart % ${BQ}u; i0 < u.Tq; i0 += ${BQ}u) {
-      workgroupBarrier();
-      ${stage('qS', 'qb', BQ, 'i0', 'u.Tq', 'bh * u.Tq', ' * u.scale', p)}
-      ${stage('gS', 'gb', BQ, 'i0', 'u.Tq', 'bh * u.Tq', '', p)}
-      var colLse: vec4<f32>;
-      var colDelta: vec4<f32>;
-      var colPos: vec4<u32>;
-      var colFirst: vec4<u32>;
-      for (var c = 0u; c < 4u; c++) {
-        let i = i0 + tx + c * TX;
-        let ic = min(i, u.Tq - 1u);
-        colLse[c] = lse[bh * u.Tq + ic];
-        colDelta[c] = delta[bh * u.Tq + ic];
-        // A query past Tq sees nothing: position below every key.
-        colPos[c] = select(0u, u.kvOffset + i + 1u, i < u.Tq);
-        colFirst[c] = ${p.docs ? 'u32(max(db[b * u.Tq + ic], 0))' : '0u'};
-      }
-      workgroupBarrier();
-      ${tile('s')}
-      ${tile('dp')}
-      ${scores([
-        ['kS', 'qS', 's'],
-        ['vS', 'gS', 'dp'],
-      ])}
-      ${R4.map((r) => {
-        const j = `j0 + ty + ${r}u * TY`;
-        return `{
-        let seen = (vec4<u32>(${j}) < colPos) & (vec4<u32>(${j}) >= colFirst);
-        let p = select(vec4<f32>(0.0), exp(s${r} - colLse), seen);
-        let ds = p * (dp${r} - colDelta);
-        s${r} = p;
-        dp${r} = ds;
-      }`;
-      }).join('\n      ')}
-      ${R4.map((c) => `pS[(tx + ${c}u * TX) * TY + ty] = vec4<f32>(s0[${c}], s1[${c}], s2[${c}], s3[${c}]);`).join('\n      ')}
-      ${R4.map((c) => `dS[(tx + ${c}u * TX) * TY + ty] = vec4<f32>(dp0[${c}], dp1[${c}], dp2[${c}], dp3[${c}]);`).join('\n      ')}
-      workgroupBarrier();
-      ${outputProduct(p, BQ, [
-        ['pS', 'gS', 'dv'],
-        ['dS', 'qS', 'dk'],
-      ])}
+  let iFirst = iStart - iStart % ${BQ}u;
+  let nI = select(0u, (u.Tq - iFirst + ${BQ - 1}u) / ${BQ}u, iFirst < u.Tq);
+  let nTiles = nI * u.group;
+  ${cur.q.decl} ${cur.g.decl}
+  ${p.prefetch ? `if (nTiles > 0u) { ${nextAt('0u')} ${next.q.load} ${next.g.load} }` : ''}
+  for (var t = 0u; t < nTiles; t++) {
+    let i0 = iFirst + (t % nI) * ${BQ}u;
+    let bh = b * u.H + hk * u.group + t / nI;
+    workgroupBarrier();
+    ${p.prefetch ? '' : `${cur.q.load}\n    ${cur.g.load}`}
+    ${cur.q.store}
+    ${cur.g.store}
+    {
+      ${body}
     }
   }
-  ${writeOut(p, 'dkb', 'dk', 'j0', 'u.Tk', 'bkv * u.Tk', () => '1.0')}
-  ${writeOut(p, 'dvb', 'dv', 'j0', 'u.Tk', 'bkv * u.Tk', () => '1.0')}
-}`;
+  ${write}
+}
+`;
 }

@@ -60,6 +60,9 @@ export interface TapSource {
   readonly gradOutputs: readonly (readonly [string, string])[];
   /** Per-thread setup after `c` is known (loads of per-channel parameters into registers). */
   readonly setup: string;
+  /** Forward only: extra outputs after y, in binding order, and code after `setup` that writes them. */
+  readonly forwardOutputs?: readonly (readonly [string, string])[];
+  readonly forwardSetup?: string;
   /**
    * Raw per-token values the variant loads (e.g. the token's z), prefetched one
    * token ahead like x and dy: `[name, WGSL type]`; `taps` reads them by name.
@@ -370,6 +373,7 @@ export function convForwardWgsl(p: ConvLoopParams, s: TapSource): string {
     ...s.inputs.map(([n, t]) => [n, t, false] as [string, string, boolean]),
     ...(p.docs ? [['db', 'i32', false] as [string, string, boolean]] : []),
     ['yb', p.dtype, true],
+    ...(s.forwardOutputs ?? []).map(([n, t]) => [n, t, true] as [string, string, boolean]),
   ];
   return `${header(p, s)}
 ${decls(bindings)}
@@ -379,6 +383,7 @@ ${stageDecls(p, { x: true, dy: false })}
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   ${coordinates(p)}
   ${s.setup}
+  ${s.forwardSetup ?? ''}
   ${warmup(p)}
   ${tokenLoop(
     p,

@@ -1,4 +1,4 @@
-import { record, reshape, type Tensor } from '@dynconv/tensor';
+import { isGradEnabled, record, reshape, type Tensor } from '@dynconv/tensor';
 import { type KernelRuntime, output } from '../common/gpu.js';
 import { chunking, convTuning, raw, sumPartials, sumPartialsInTwo } from '../conv-core/conv-launch.js';
 import type { DynamicConvOptions } from '../dynamic-conv-headwise/dynamic-conv-headwise.ref.js';
@@ -132,24 +132,29 @@ export function dynamicConvLowRankFused(
   const dc = options.docStart ? raw(options.docStart) : null;
   const dims = { B, T, D, W };
   const y = output(backend, [B, T, D], x.dtype);
+  const inputs = [x, z, u, ...(options.static ? [options.static] : [])];
+  // With a backward ahead, the forward also writes U in the dz kernels' layout (no transposing dispatch later).
+  const training = isGradEnabled() && inputs.some((t) => t.requiresGrad);
+  const ut = training ? output(backend, [4 * D * W * Math.ceil(R / 4)], 'f32') : null;
   launchLowRankForward(
     rt,
-    p,
+    { ...p, writeUT: training },
     { x: xc, z: zc, u: uc, s: sc, docStart: dc },
     y,
     dims,
     chunking(B, T, convTuning.lowRankForwardChunk),
+    ut ?? undefined,
   );
-  const inputs = [x, z, u, ...(options.static ? [options.static] : [])];
-  const saved = [xc, zc, uc, ...(sc ? [sc] : []), ...(dc ? [dc] : [])];
+  const saved = [xc, zc, uc, ...(sc ? [sc] : []), ...(dc ? [dc] : []), ...(ut ? [ut] : [])];
   record('dynamicConvLowRank', inputs, [y], saved, ([gy], s) => {
     const kept: LowRankInputs = {
       x: s[0]!,
       z: s[1]!,
       u: s[2]!,
       s: p.static ? s[3]! : null,
-      docStart: p.docs ? s[s.length - 1]! : null,
+      docStart: p.docs ? s[3 + (p.static ? 1 : 0)]! : null,
     };
+    const savedUT = s[s.length - 1]!;
     const g = raw(gy!);
     const pb = {
       ...p,
@@ -176,7 +181,7 @@ export function dynamicConvLowRankFused(
     const slice = zGradSlice(B, T, D, tokensPerGroup / Z_GRAD_THREADS);
     const slices = Math.ceil(D / slice);
     const zPart = output(backend, [slices * B * T * R], 'f32');
-    if (quads) launchLowRankZGradQuads(rt, quads, g, kept, zPart, dims, slice);
+    if (quads) launchLowRankZGradQuads(rt, quads, g, kept, zPart, dims, slice, savedUT);
     else {
       const q: LowRankZGradParams = {
         dtype: p.dtype,
@@ -187,7 +192,7 @@ export function dynamicConvLowRankFused(
         tokens: convTuning.lowRankZGradTokens,
         prefetch: convTuning.lowRankZGradPrefetch,
       };
-      launchLowRankZGrad(rt, q, g, kept, zPart, dims, slice);
+      launchLowRankZGrad(rt, q, g, kept, zPart, dims, slice, savedUT);
     }
     const dz = reshape(sumPartials(rt, backend, zPart, slices, B * T * R, z.dtype), [B, T, R]);
     // dU and dS each in a buffer of its own (not views into one sum): the fused
@@ -197,6 +202,6 @@ export function dynamicConvLowRankFused(
       : [sumPartials(rt, backend, part, chunks.numChunks, rows * D, u.dtype), null];
     return [dx, dz, reshape(du, [R, W * D]), ...(dS ? [reshape(dS, [W, D])] : [])];
   });
-  for (const t of [xc, zc, uc, sc, dc]) t?.dispose();
+  for (const t of [xc, zc, uc, sc, dc, ut]) t?.dispose();
   return y;
 }

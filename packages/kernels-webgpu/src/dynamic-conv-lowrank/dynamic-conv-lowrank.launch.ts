@@ -43,7 +43,7 @@ export interface LowRankDims {
   readonly W: number;
 }
 
-/** y = conv(x) with K = z·U (+S), one token-loop kernel. */
+/** y = conv(x) with K = z·U (+S), one token-loop kernel; with `p.writeUT` also `ut`, U in the dz kernels' layout. */
 export function launchLowRankForward(
   rt: KernelRuntime,
   p: LowRankKernelParams,
@@ -51,7 +51,9 @@ export function launchLowRankForward(
   y: Tensor,
   dims: LowRankDims,
   chunks: Chunking,
+  ut?: Tensor,
 ): void {
+  if (p.writeUT && !ut) throw new Error('launchLowRankForward: writeUT needs the ut output');
   const { x, z, u, s, docStart } = inputs;
   dispatchTokenLoop(
     rt,
@@ -66,6 +68,7 @@ export function launchLowRankForward(
         ...(s ? [bind(s)] : []),
         ...(docStart ? [bind(docStart)] : []),
         bind(y, true),
+        ...(p.writeUT ? [bind(ut!, true)] : []),
       ],
     },
     dims,
@@ -146,15 +149,29 @@ export function launchLowRankZGrad(
   zPart: Tensor,
   dims: LowRankDims,
   slice: number,
+  ut?: Tensor,
 ): void {
   const kernel = {
     key: lowRankZGradKey(q),
     code: () => lowRankZGradWgsl(q),
     tokensPerGroup: q.tokens * q.threads,
   };
-  const ut = transposeU(rt, inputs.u, q, dims);
-  dispatchZGrad(rt, kernel, gy, { ...inputs, u: ut }, zPart, dims, slice);
-  ut.dispose();
+  withUT(rt, inputs, q, dims, ut, (u) => dispatchZGrad(rt, kernel, gy, { ...inputs, u }, zPart, dims, slice));
+}
+
+/** Runs `f` with U in the dz kernels' layout: `ut` when given (the forward wrote it), else transposed here. */
+function withUT(
+  rt: KernelRuntime,
+  inputs: LowRankInputs,
+  q: { readonly dtype: 'f32' | 'f16'; readonly R: number },
+  dims: LowRankDims,
+  ut: Tensor | undefined,
+  f: (ut: Tensor) => void,
+): void {
+  if (ut) return f(ut);
+  const made = transposeU(rt, inputs.u, q, dims);
+  f(made);
+  made.dispose();
 }
 
 /** U `[R, W*D]` in the dz kernel's layout: D·W·ceil(R/4) f32 vec4s (see lowRankUTransposeWgsl). */
@@ -187,13 +204,12 @@ export function launchLowRankZGradQuads(
   zPart: Tensor,
   dims: LowRankDims,
   slice: number,
+  ut?: Tensor,
 ): void {
   const kernel = {
     key: lowRankZGradQuadsKey(q),
     code: () => lowRankZGradQuadsWgsl(q),
     tokensPerGroup: zGradQuadsTokens(q),
   };
-  const ut = transposeU(rt, inputs.u, q, dims);
-  dispatchZGrad(rt, kernel, gy, { ...inputs, u: ut }, zPart, dims, slice);
-  ut.dispose();
+  withUT(rt, inputs, q, dims, ut, (u) => dispatchZGrad(rt, kernel, gy, { ...inputs, u }, zPart, dims, slice));
 }

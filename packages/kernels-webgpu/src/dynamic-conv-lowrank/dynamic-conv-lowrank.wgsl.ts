@@ -29,6 +29,12 @@ export interface LowRankKernelParams extends ConvLoopParams {
   readonly tree: boolean;
   /** Stage z in workgroup memory this many tokens at a time (0: each thread prefetches its own z loads). */
   readonly stageZ: number;
+  /**
+   * Forward: also write U in the dz kernel's layout (lowRankUTransposeWgsl)
+   * from the U column each thread holds anyway (the threads of chunk 0), so
+   * the backward needs no transposing dispatch.
+   */
+  readonly writeUT?: boolean;
 }
 
 /** Σ of `terms` as a balanced binary tree (pairs, then pairs of pairs, ...). */
@@ -72,7 +78,7 @@ const source = (p: LowRankKernelParams): TapSource => {
   const needK = p.backward !== 'params';
   const needParams = p.backward !== 'dx';
   return {
-    key: `R=${R}|static=${p.static ? 1 : 0}|z${vecZ ? 4 : 1}|bwd=${p.backward}|tree=${p.tree ? 1 : 0}|stage=${SB}`,
+    key: `R=${R}|static=${p.static ? 1 : 0}|z${vecZ ? 4 : 1}|bwd=${p.backward}|tree=${p.tree ? 1 : 0}|stage=${SB}${p.writeUT ? '|ut' : ''}`,
     ...(staged ? { staged } : { tokenVars, loadToken }),
     inputs: [
       ['zb', vecZ ? `vec4<${dtype}>` : dtype],
@@ -80,6 +86,7 @@ const source = (p: LowRankKernelParams): TapSource => {
       ...(p.static ? [['sb', dtype] as const] : []),
     ],
     gradOutputs: needParams ? [['part', 'f32']] : [],
+    ...(p.writeUT ? writeUT(W, R) : {}),
     setup: needK
       ? `${rw((r, w) => `let u${r}_${w} = f32(ub[${r}u * u.WD + ${w}u * u.D + c]);`)}
   ${p.static ? each(W, (w) => `let s${w} = f32(sb[${w}u * u.D + c]);`, '\n  ') : ''}`
@@ -89,6 +96,22 @@ const source = (p: LowRankKernelParams): TapSource => {
     backwardNeedsX: needParams,
     backwardDx: needK,
     ...(needParams ? paramGrads(p, rw) : {}),
+  };
+};
+
+/** The forward's `utb` output: U of channel c as `utb[(c * W + w) * Q + q]` vec4s over r (zero past R). */
+const writeUT = (W: number, R: number) => {
+  const Q = Math.ceil(R / 4);
+  const comp = (r: number, w: number): string => (r < R ? `u${r}_${w}` : '0.0');
+  return {
+    forwardOutputs: [['utb', 'vec4<f32>']] as const,
+    forwardSetup: `if (chunk == 0u && live) {
+    ${each(W * Q, (i) => {
+      const w = Math.floor(i / Q);
+      const q = i % Q;
+      return `utb[(c * ${W}u + ${w}u) * ${Q}u + ${q}u] = vec4<f32>(${each(4, (k) => comp(4 * q + k, w), ', ')});`;
+    })}
+  }`,
   };
 };
 
