@@ -13,8 +13,8 @@
  * Before timing it checks on the device that the kernels match the float64
  * reference (checkOp: forward and every gradient, with GQA, packed documents
  * and a KV offset). `--sweep` also times the other launch shapes (that fit) at
- * the first shape. bench/torch_attention.py is
- * the PyTorch baseline, run in the same device command.
+ * the first shape, each checked on the device against the default's outputs
+ * (o, dq, dk, dv) first. bench/torch_attention.py is the PyTorch baseline, run in the same device command.
  */
 import { writeFileSync } from 'node:fs';
 import { randn, type Tensor, tidy } from '@dynconv/tensor';
@@ -109,6 +109,31 @@ async function timeKernels(q: Tensor, k: Tensor, v: Tensor, w: Tensor): Promise<
   };
 }
 
+/** o, dq, dk, dv of one forward+backward step under the current launch shapes (host copies). */
+async function outputs(q: Tensor, k: Tensor, v: Tensor, w: Tensor): Promise<Float32Array[]> {
+  const o = causalAttention(q, k, v);
+  tidy(() => o.mul(w).sum().backward());
+  const out = [await o.data(), await q.grad!.data(), await k.grad!.data(), await v.grad!.data()];
+  o.dispose();
+  for (const t of [q, k, v]) t.zeroGrad();
+  return out.map((a) => Float32Array.from(a));
+}
+
+/** Largest |a - b| over each pair of outputs, relative to the largest |a| (NaN reads as Infinity). */
+function relDiff(a: Float32Array[], b: Float32Array[]): number {
+  let m = 0;
+  for (const [i, x] of a.entries()) {
+    let d = 0;
+    let s = 0;
+    for (let j = 0; j < x.length; j++) {
+      d = Math.max(d, Math.abs(x[j]! - b[i]![j]!));
+      s = Math.max(s, Math.abs(x[j]!));
+    }
+    m = Math.max(m, Number.isNaN(d) ? Number.POSITIVE_INFINITY : d / s);
+  }
+  return m;
+}
+
 const rows: Record<string, unknown>[] = [];
 for (const { B, H, T, dh } of shapes) {
   const leaf = () => tidy(() => randn([B, H, T, dh], { backend }).mul(0.5)).requireGrad();
@@ -136,6 +161,8 @@ for (const { B, H, T, dh } of shapes) {
     console.log(JSON.stringify(row));
   }
   if (sweep && T === shapes[0]!.T) {
+    // Every swept launch is checked against the default's outputs at this shape before its time counts.
+    const ref = await outputs(q, k, v, w);
     const n = Math.max(LAUNCHES.fwd.length, LAUNCHES.dq.length, LAUNCHES.dkdv.length);
     for (let i = 1; i < n; i++) {
       const launch = {
@@ -145,12 +172,20 @@ for (const { B, H, T, dh } of shapes) {
       };
       attentionTuning.launch = launch;
       if (!attentionPlan(rt, { dtype: 'f32', dh, docs: false })) continue;
+      const diff = relDiff(ref, await outputs(q, k, v, w));
       const t = await timeKernels(q, k, v, w);
       console.log(
-        `sweep ${JSON.stringify(launch)}: fwd ${t.fwd.toFixed(3)} dq ${t.dq.toFixed(3)} dkdv ${t.dkdv.toFixed(3)} ms`,
+        `sweep ${JSON.stringify(launch)}: fwd ${t.fwd.toFixed(3)} dq ${t.dq.toFixed(3)} dkdv ${t.dkdv.toFixed(3)} ms; max rel diff vs default ${diff.toExponential(1)}${diff < 1e-4 ? '' : ' MISMATCH'}`,
       );
     }
     attentionTuning.launch = {};
+    attentionTuning.heavyFirst = false;
+    const diff = relDiff(ref, await outputs(q, k, v, w));
+    const t = await timeKernels(q, k, v, w);
+    console.log(
+      `sweep default launches, blocks in row order (not heavy first): fwd ${t.fwd.toFixed(3)} dq ${t.dq.toFixed(3)} dkdv ${t.dkdv.toFixed(3)} ms; max rel diff vs default ${diff.toExponential(1)}${diff < 1e-4 ? '' : ' MISMATCH'}`,
+    );
+    attentionTuning.heavyFirst = undefined;
   }
   for (const t of [q, k, v, w]) t.dispose();
 }

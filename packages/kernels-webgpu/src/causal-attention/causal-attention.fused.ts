@@ -10,22 +10,22 @@ import {
   attentionKeyGradWgsl,
   attentionQueryGradWgsl,
   attentionSharedBytes,
-  attentionThreads,
   attentionUniforms,
 } from './causal-attention.wgsl.js';
 
-type Launch = Pick<AttentionKernelParams, 'ty' | 'tx' | 'shareKV' | 'split' | 'prefetch' | 'subgroups'>;
+type Launch = Pick<AttentionKernelParams, 'ty' | 'tx' | 'shareKV' | 'split' | 'prefetch'>;
 
 /**
- * Launch shapes per stage, fastest first on the H100 (docs/results/attention-h100-session3);
- * the first whose workgroup memory fits the device is used: at dh=64 the forward
- * takes 32 KiB, dq 48 and dk/dv 40 (32 KiB devices get dq and dk/dv's second or third entry).
- * Sharing K and V's buffer was faster in the forward (more workgroups per SM).
+ * Launch shapes per stage, fastest first on the H100 (docs/results/attention-h100-session3,
+ * rounds 1 and 2); the first whose workgroup memory fits the device is used: at dh=64 the
+ * forward takes 32 KiB, dq 48 and dk/dv 48 (40 for its second to fourth entries; 32 KiB
+ * devices get dq's third and dk/dv's fifth entry). Sharing K and V's buffer was faster in the
+ * forward (more workgroups per SM); in dk/dv splitting P·dv and dP·dk over two thread halves
+ * (twice the threads on the same workgroup memory) took 2.46 ms to 1.51, prefetching the
+ * next query tile to 1.45 (16/4 and 8/8 within 1%).
  */
 export const LAUNCHES: Record<AttentionStage, readonly Launch[]> = {
   fwd: [
-    { ty: 16, tx: 8, shareKV: true, subgroups: true },
-    { ty: 16, tx: 8, subgroups: true },
     { ty: 16, tx: 8, shareKV: true },
     { ty: 16, tx: 8 },
     { ty: 8, tx: 8, shareKV: true },
@@ -39,12 +39,11 @@ export const LAUNCHES: Record<AttentionStage, readonly Launch[]> = {
     { ty: 4, tx: 4 },
   ],
   dkdv: [
-    { ty: 8, tx: 8, split: true },
-    { ty: 8, tx: 8, split: true, prefetch: true },
-    { ty: 16, tx: 4, split: true },
     { ty: 16, tx: 4, split: true, prefetch: true },
+    { ty: 8, tx: 8, split: true, prefetch: true },
+    { ty: 8, tx: 8, split: true },
     { ty: 8, tx: 8 },
-    { ty: 8, tx: 8, prefetch: true },
+    { ty: 8, tx: 4, split: true, prefetch: true },
     { ty: 8, tx: 4 },
     { ty: 4, tx: 4 },
   ],
@@ -80,18 +79,11 @@ export function attentionPlan(
   base: Pick<AttentionKernelParams, 'dtype' | 'dh' | 'docs'>,
 ): AttentionPlan | null {
   const limit = rt.device.limits.maxComputeWorkgroupStorageSize;
-  const info = rt.device.adapterInfo as { subgroupMinSize?: number; subgroupMaxSize?: number } | undefined;
-  // Subgroup shuffles across a row's TX lanes: subgroups of at least TX lanes, whole ones per workgroup.
-  const subgroupsFit = (p: AttentionKernelParams) =>
-    rt.device.features.has('subgroups') &&
-    (info?.subgroupMinSize ?? 0) >= p.tx &&
-    attentionThreads(p) % (info?.subgroupMaxSize ?? 1 << 30) === 0;
   const pick = (stage: AttentionStage, code: (p: AttentionKernelParams) => string): StageKernel | null => {
     const forced = attentionTuning.launch[stage];
-    const found = (forced ? [forced] : LAUNCHES[stage]).find((l) => {
-      const p = { ...base, ...l };
-      return attentionSharedBytes(stage, p) <= limit && (!p.subgroups || subgroupsFit(p));
-    });
+    const found = (forced ? [forced] : LAUNCHES[stage]).find(
+      (l) => attentionSharedBytes(stage, { ...base, ...l }) <= limit,
+    );
     if (!found) return null;
     const p = { ...base, ...found, heavyFirst: attentionTuning.heavyFirst ?? true };
     return {

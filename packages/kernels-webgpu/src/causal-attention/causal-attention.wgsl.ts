@@ -35,12 +35,6 @@ export interface AttentionKernelParams {
    */
   readonly split?: boolean;
   /**
-   * Forward only: the row max across a row's TX lanes by subgroup shuffles
-   * instead of workgroup memory and a barrier (needs subgroups of at least TX
-   * lanes, filled in invocation order).
-   */
-  readonly subgroups?: boolean;
-  /**
    * Grid `(B·H, blocks)` instead of `(blocks, B·H)`, each head's blocks of most
    * tiles dispatched first: under the causal mask work per block varies up to
    * T/block times, and the heaviest last make a long tail.
@@ -97,7 +91,7 @@ const gridBlock = (p: AttentionKernelParams, lastHeaviest: boolean) =>
 export const attentionThreads = (p: AttentionKernelParams): number => p.tx * p.ty * (p.split ? 2 : 1);
 
 export const attentionKey = (stage: AttentionStage, p: AttentionKernelParams): string =>
-  `causalAttention.${stage}|${p.dtype}|dh=${p.dh}|docs=${p.docs ? 1 : 0}|ty=${p.ty}|tx=${p.tx}|share=${p.shareKV ? 1 : 0}|split=${p.split ? 1 : 0}|pf=${p.prefetch ? 1 : 0}|sg=${p.subgroups ? 1 : 0}|heavy=${p.heavyFirst ? 1 : 0}`;
+  `causalAttention.${stage}|${p.dtype}|dh=${p.dh}|docs=${p.docs ? 1 : 0}|ty=${p.ty}|tx=${p.tx}|share=${p.shareKV ? 1 : 0}|split=${p.split ? 1 : 0}|pf=${p.prefetch ? 1 : 0}|heavy=${p.heavyFirst ? 1 : 0}`;
 
 const head = (
   p: AttentionKernelParams,
@@ -105,7 +99,7 @@ const head = (
 ): string => {
   const D4 = d4Of(p.dh);
   const pow2 = (D4 & (D4 - 1)) === 0;
-  return `${p.dtype === 'f16' ? 'enable f16;\n' : ''}${p.subgroups ? 'enable subgroups;\n' : ''}${attentionUniforms.wgsl}
+  return `${p.dtype === 'f16' ? 'enable f16;\n' : ''}${attentionUniforms.wgsl}
 ${bindings
   .filter(([n]) => n !== 'db' || p.docs)
   .map(
@@ -350,7 +344,7 @@ function maskUnlessVisible(
     }`;
 }
 
-/** Forward: o `[B, H, Tq, dh]` and lse `[B, H, Tq]` (f32). Grid: (query blocks of 4·TY, B*H). */
+/** Forward: o `[B, H, Tq, dh]` and lse `[B, H, Tq]` (f32). Grid: `attentionGrid` of query blocks of 4·TY, B*H. */
 export function attentionForwardWgsl(p: AttentionKernelParams): string {
   const BQ = 4 * p.ty;
   const BK = 4 * p.tx;
@@ -414,25 +408,20 @@ fn main(
         R4.map((c) => `s${r}[${c}] = select(-3.0e38, s${r}[${c}], ${valid(r, c)});`).join(' '),
       ).join('\n      '),
     )}
-    ${
-      p.subgroups
-        ? `var tileMax = vec4<f32>(${R4.map((r) => `max(max(s${r}.x, s${r}.y), max(s${r}.z, s${r}.w))`).join(', ')});
-    ${Array.from({ length: Math.log2(p.tx) }, (_, i) => `tileMax = max(tileMax, subgroupShuffleXor(tileMax, ${1 << i}u));`).join('\n    ')}`
-        : rowReduce(
-            'pS',
-            R4.map((r) => `max(max(s${r}.x, s${r}.y), max(s${r}.z, s${r}.w))`),
-            'tileMax',
-            'max',
-            p,
-          )
-    }
+    ${rowReduce(
+      'pS',
+      R4.map((r) => `max(max(s${r}.x, s${r}.y), max(s${r}.z, s${r}.w))`),
+      'tileMax',
+      'max',
+      p,
+    )}
     let mNew = max(m, tileMax);
     let corr = exp(m - mNew);
     m = mNew;
     ${R4.map((r) => `let p${r} = select(vec4<f32>(0.0), exp(s${r} - mNew[${r}]), s${r} > vec4<f32>(-1.0e38));`).join('\n    ')}
     l = l * corr + vec4<f32>(${R4.map((r) => `dot(p${r}, vec4<f32>(1.0))`).join(', ')});
     ${R4.flatMap((r) => Array.from({ length: ncOf(p) }, (_, c) => `o${r}_${c} *= corr[${r}];`)).join(' ')}
-    ${p.subgroups && !p.shareKV ? '' : 'workgroupBarrier();'}
+    workgroupBarrier();
     ${R4.map((c) => `pS[(tx + ${c}u * TX) * TY + ty] = vec4<f32>(p0[${c}], p1[${c}], p2[${c}], p3[${c}]);`).join('\n    ')}
     ${p.shareKV ? stage('kS', 'vb', BK, 'k0', 'u.Tk', 'kvh * u.Tk', '', p) : ''}
     workgroupBarrier();
@@ -459,7 +448,7 @@ fn main(
 
 /**
  * dq `[B, H, Tq, dh]` and Δ = rowsum(dO ∘ O) `[B, H, Tq]` (f32).
- * Grid: (query blocks of 4·TY, B*H). V's buffer holds dS after the scores.
+ * Grid: `attentionGrid` of query blocks of 4·TY, B*H. V's buffer holds dS after the scores.
  */
 export function attentionQueryGradWgsl(p: AttentionKernelParams): string {
   const BQ = 4 * p.ty;
@@ -572,7 +561,7 @@ fn main(
 /**
  * dk, dv `[B, Hkv, Tk, dh]`: a workgroup owns 4·TY keys, sums over the
  * group's query heads and streams the query tiles that see them
- * (deterministic order, no atomics). Grid: (key blocks, B*Hkv).
+ * (deterministic order, no atomics). Grid: `attentionGrid` of key blocks, B*Hkv.
  * With `split` the first half of the threads computes P = exp(S - lse) and dv,
  * the second dP - Δ and dk (reading P back: dS = P ∘ (dP - Δ)).
  */
@@ -591,25 +580,21 @@ export function attentionKeyGradWgsl(p: AttentionKernelParams): string {
     `let ni0 = iFirst + (${t} % nI) * ${BQ}u; let nbh = b * u.H + hk * u.group + ${t} / nI;`;
   const seen = (r: number) =>
     `let seen = (vec4<u32>(j0 + ty + ${r}u * TY) < colPos) & (vec4<u32>(j0 + ty + ${r}u * TY) >= colFirst);`;
-  const mask = (name: (r: number) => string, orIf: string) =>
-    maskUnlessVisible(
-      p,
-      'j0',
-      BK,
-      'i0',
-      R4.map((r) => `{ ${seen(r)} ${name(r)} = select(vec4<f32>(0.0), ${name(r)}, seen); }`).join(
-        '\n        ',
-      ),
-      orIf,
-    );
   // Masked entries get P = 0 (so dS = P ∘ (dP - Δ) = 0); a fully visible tile also ends by Tq.
-  const maskP = (name: (r: number) => string) => mask(name, `i0 + ${BQ}u > u.Tq || `);
+  const maskP = maskUnlessVisible(
+    p,
+    'j0',
+    BK,
+    'i0',
+    R4.map((r) => `{ ${seen(r)} s${r} = select(vec4<f32>(0.0), s${r}, seen); }`).join('\n        '),
+    `i0 + ${BQ}u > u.Tq || `,
+  );
   const transpose = (dst: string, v: string) =>
     R4.map(
       (c) =>
         `${dst}[(tx + ${c}u * TX) * TY + ty] = vec4<f32>(${R4.map((r) => `${v}${r}[${c}]`).join(', ')});`,
     ).join('\n        ');
-  const columns = (vals: string) => `var colX: vec4<f32>;
+  const columns = (decl: string, vals: string) => `${decl}
       var colPos: vec4<u32>;
       var colFirst: vec4<u32>;
       for (var c = 0u; c < 4u; c++) {
@@ -621,14 +606,17 @@ export function attentionKeyGradWgsl(p: AttentionKernelParams): string {
         colFirst[c] = ${p.docs ? 'u32(max(db[b * u.Tq + ic], 0))' : '0u'};
       }`;
   const body = p.split
-    ? `${columns('if (role == 0u) { colX[c] = lse[bh * u.Tq + ic]; } else { colX[c] = delta[bh * u.Tq + ic]; }')}
+    ? `${columns(
+        'var colX: vec4<f32>; // lse for P, Δ for dP',
+        'if (role == 0u) { colX[c] = lse[bh * u.Tq + ic]; } else { colX[c] = delta[bh * u.Tq + ic]; }',
+      )}
       workgroupBarrier();
       ${p.prefetch ? `if (t + 1u < nTiles) { ${nextAt('(t + 1u)')} ${next.q.load} ${next.g.load} }` : ''}
       if (role == 0u) {
         ${tile('s')}
         ${scores([['kS', 'qS', 's']])}
         ${R4.map((r) => `s${r} = exp(s${r} - colX);`).join(' ')}
-        ${maskP((r) => `s${r}`)}
+        ${maskP}
         ${transpose('pS', 's')}
       } else {
         ${tile('s')}
@@ -642,7 +630,10 @@ export function attentionKeyGradWgsl(p: AttentionKernelParams): string {
       } else {
         ${outputProduct(p, BQ, [[(at) => `pS[${at}] * dS[${at}]`, 'qS', 'acc']])}
       }`
-    : `${columns('colLse[c] = lse[bh * u.Tq + ic]; colDelta[c] = delta[bh * u.Tq + ic];').replace('var colX: vec4<f32>;', 'var colLse: vec4<f32>;\n      var colDelta: vec4<f32>;')}
+    : `${columns(
+        'var colLse: vec4<f32>; var colDelta: vec4<f32>;',
+        'colLse[c] = lse[bh * u.Tq + ic]; colDelta[c] = delta[bh * u.Tq + ic];',
+      )}
       workgroupBarrier();
       ${p.prefetch ? `if (t + 1u < nTiles) { ${nextAt('(t + 1u)')} ${next.q.load} ${next.g.load} }` : ''}
       ${tile('s')}
@@ -652,7 +643,7 @@ export function attentionKeyGradWgsl(p: AttentionKernelParams): string {
         ['vS', 'gS', 'dp'],
       ])}
       ${R4.map((r) => `s${r} = exp(s${r} - colLse);`).join(' ')}
-      ${maskP((r) => `s${r}`)}
+      ${maskP}
       ${R4.map((r) => `dp${r} = s${r} * (dp${r} - colDelta);`).join(' ')}
       ${transpose('pS', 's')}
       ${transpose('dS', 'dp')}
