@@ -6,6 +6,7 @@
  * Exit code 1 when a test fails.
  */
 import '../test/fused.test.js';
+import '../test/norm.test.js';
 import { runAll } from '../../tensor/bench/vitest-shim.js';
 
 process.exitCode = (await runAll()) > 0 ? 1 : 0;

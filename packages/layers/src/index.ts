@@ -20,6 +20,7 @@ export {
 } from './attention.js';
 export { type Embedding, type EmbeddingOptions, embed, initEmbedding, outputLogits } from './embedding.js';
 export { layerFusion } from './fused/gpu.js';
+export { normFused } from './fused/norm.js';
 export { type HeadSegment, type RoPETables, splitHeadsRoPE, splitHeadsRoPERef } from './fused/rope-heads.js';
 export { swiglu, swigluPacked, swigluRef } from './fused/swiglu.js';
 export {
@@ -50,6 +51,7 @@ export {
   type SwiGLU,
 } from './mlp.js';
 export {
+  addRmsNorm,
   initLayerNorm,
   initRMSNorm,
   type LayerNorm,

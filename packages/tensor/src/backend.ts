@@ -113,6 +113,9 @@ export interface NormArgs {
   readonly out: BackendBuffer;
   readonly mean: BackendBuffer | null;
   readonly rstd: BackendBuffer;
+  /** Fused residual add: normalise `x + residual` `[rows, n]`, written to `sum` (both or neither). */
+  readonly residual?: BackendBuffer | null;
+  readonly sum?: BackendBuffer | null;
 }
 
 /** Arguments of {@link Backend.normBackward}: the forward's x, weight and stats, upstream dy; writes dx `[rows, n]`. */
@@ -126,6 +129,11 @@ export interface NormBackwardArgs {
   readonly rows: number;
   readonly n: number;
   readonly dx: BackendBuffer;
+  /** Added to dx: the gradient reaching a fused residual sum by its other path (`[rows, n]`). */
+  readonly dresidual?: BackendBuffer | null;
+  /** Written when given: `Σ_rows dy·xhat` and `Σ_rows dy` (`[n]`), the weight and bias gradients. */
+  readonly dweight?: BackendBuffer | null;
+  readonly dbias?: BackendBuffer | null;
 }
 
 /** Arguments of {@link Backend.gather}: x `[outer, size, inner]`, i32 idx `[count]`; writes out `[outer, count, inner]`. */

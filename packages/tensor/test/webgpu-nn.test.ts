@@ -151,6 +151,91 @@ describe('webgpu norms', () => {
   );
 });
 
+describe('webgpu norms: fused residual add and parameter gradients', () => {
+  // rows >= 2048 take blocks of several rows (normBackwardBlock); 2051 and 8195 end in a partial block.
+  test.for([
+    ['rms', 7, 5, true],
+    ['rms', 13, 2051, true],
+    ['layer', 9, 8195, false],
+    ['layer', 129, 3, true],
+  ] as const)(
+    '%s n=%i rows=%i residual=%s: sum, out, dx (+ dresidual), dweight, dbias',
+    async ([kind, n, rows, withRes], { backend }) => {
+      const t = tracker(backend);
+      const eps = 1e-5;
+      const xs = f32(randomArray(rows * n, n, -2, 3));
+      const rs = f32(randomArray(rows * n, n + 4, -1, 1));
+      const ws = f32(randomArray(n, n + 1, 0.5, 1.5));
+      const bs = f32(randomArray(n, n + 2));
+      const dys = f32(randomArray(rows * n, n + 3));
+      const drs = f32(randomArray(rows * n, n + 5));
+      const [x, res, w, b, dy, dres] = [xs, rs, ws, bs, dys, drs].map((a) => t.upload(a));
+      const sum = withRes ? t.alloc(rows * n) : null;
+      const out = t.alloc(rows * n);
+      const mean = kind === 'layer' ? t.alloc(rows) : null;
+      const rstd = t.alloc(rows);
+      backend.norm({
+        kind,
+        x: x!,
+        residual: withRes ? res! : null,
+        sum,
+        weight: w!,
+        bias: kind === 'layer' ? b! : null,
+        rows,
+        n,
+        eps,
+        out,
+        mean,
+        rstd,
+      });
+      const hs = withRes ? f32(xs.map((v, i) => v + rs[i]!)) : xs;
+      const wantOut: number[] = [];
+      const wantDx: number[] = [];
+      const dW = new Float64Array(n);
+      const dB = new Float64Array(n);
+      for (const [r, row] of rowsOf(hs, rows, n).entries()) {
+        const mu = kind === 'layer' ? row.reduce((a, v) => a + v, 0) / n : 0;
+        const rsd = 1 / Math.sqrt(row.reduce((a, v) => a + (v - mu) ** 2, 0) / n + eps);
+        const xhat = row.map((v) => (v - mu) * rsd);
+        wantOut.push(...xhat.map((h, j) => h * ws[j]! + (kind === 'layer' ? bs[j]! : 0)));
+        const g = xhat.map((_, j) => dys[r * n + j]! * ws[j]!);
+        const c1 = kind === 'layer' ? g.reduce((a, v) => a + v, 0) / n : 0;
+        const c2 = g.reduce((a, v, j) => a + v * xhat[j]!, 0) / n;
+        wantDx.push(...g.map((gj, j) => rsd * (gj - c1 - xhat[j]! * c2) + (withRes ? drs[r * n + j]! : 0)));
+        for (let j = 0; j < n; j++) {
+          dW[j] = dW[j]! + dys[r * n + j]! * xhat[j]!;
+          dB[j] = dB[j]! + dys[r * n + j]!;
+        }
+      }
+      if (sum) expectClose(await t.read(sum), hs, { atol: 0 });
+      expectClose(await t.read(out), wantOut, { atol: 1e-5, rtol: 1e-5 });
+      const dx = t.alloc(rows * n);
+      const dweight = t.alloc(n);
+      const dbias = kind === 'layer' ? t.alloc(n) : null;
+      backend.normBackward({
+        kind,
+        x: sum ?? x!,
+        weight: w!,
+        mean,
+        rstd,
+        dy: dy!,
+        rows,
+        n,
+        dx,
+        dresidual: withRes ? dres! : null,
+        dweight,
+        dbias,
+      });
+      expectClose(await t.read(dx), wantDx, { atol: 1e-5, rtol: 1e-4 });
+      // Sums over up to 8195 rows: tolerance scaled by sqrt(rows).
+      const atol = 1e-5 * Math.sqrt(rows) * 4;
+      expectClose(await t.read(dweight), Array.from(dW), { atol, rtol: 1e-4 });
+      if (dbias) expectClose(await t.read(dbias), Array.from(dB), { atol, rtol: 1e-4 });
+      t.done();
+    },
+  );
+});
+
 describe('webgpu indexing', () => {
   test('gather rows with repeats and out-of-range indices (zeros)', async ({ backend }) => {
     const t = tracker(backend);

@@ -1,4 +1,5 @@
 import {
+  addRmsNorm,
   type Embedding,
   embed,
   initEmbedding,
@@ -177,33 +178,39 @@ export function buildStack(s: StackSpec, options: BuildOptions = {}): ModelV1 {
   const parameters = namedParameters(params);
   const noDecay = new Set([...parameters].filter(([n, t]) => isNoDecay(n, t)).map(([n]) => n));
 
-  const runBlocks = (x: Tensor, modeFor: (i: number, part: string) => SequenceMode): Tensor => {
-    let h = x;
+  /**
+   * The residual stream and the sublayer output not yet added to it: the next norm
+   * adds it (`addRmsNorm`: the add and its gradient ride in the norm's kernels).
+   */
+  type Stream = { h: Tensor; delta: Tensor | null };
+  const normed = (p: RMSNorm, st: Stream): Tensor => {
+    if (!st.delta) return rmsNorm(p, st.h);
+    const { sum, y } = addRmsNorm(p, st.h, st.delta);
+    st.h = sum;
+    st.delta = null;
+    return y;
+  };
+  const runBlocks = (x: Tensor, modeFor: (i: number, part: string) => SequenceMode): Stream => {
+    const st: Stream = { h: x, delta: null };
+    const sublayer = (norm: RMSNorm, apply: (y: Tensor) => Tensor) => {
+      const y = normed(norm, st);
+      st.delta = apply(y);
+    };
     s.layers.forEach((l, i) => {
       const block = layers[i]!;
-      h = h.add(
-        l.mixer.apply(
-          block[l.mixer.moduleName],
-          rmsNorm(block.input_layernorm, h),
-          modeFor(i, l.mixer.moduleName),
-        ),
+      sublayer(block.input_layernorm, (y) =>
+        l.mixer.apply(block[l.mixer.moduleName], y, modeFor(i, l.mixer.moduleName)),
       );
-      if (l.mlp && block.mlp && block.post_attention_layernorm)
-        h = h.add(mlpSublayer(block.mlp, rmsNorm(block.post_attention_layernorm, h), modeFor(i, 'mlp')));
+      const norm = block.post_attention_layernorm;
+      if (l.mlp && block.mlp && norm) sublayer(norm, (y) => mlpSublayer(block.mlp!, y, modeFor(i, 'mlp')));
       const ff = l.feedForward;
-      if (ff && block.post_attention_layernorm)
-        h = h.add(
-          ff.mixer.apply(
-            block[ff.mixer.moduleName],
-            rmsNorm(block.post_attention_layernorm, h),
-            modeFor(i, ff.mixer.moduleName),
-          ),
-        );
+      if (ff && norm)
+        sublayer(norm, (y) => ff.mixer.apply(block[ff.mixer.moduleName], y, modeFor(i, ff.mixer.moduleName)));
     });
-    return h;
+    return st;
   };
-  const head = (h: Tensor): Tensor =>
-    outputLogits(embed_tokens, rmsNorm(params.model.norm, h), params.lm_head);
+  const head = (st: Stream): Tensor =>
+    outputLogits(embed_tokens, normed(params.model.norm, st), params.lm_head);
 
   const model: ModelV1 = {
     specificationVersion: 'v1',

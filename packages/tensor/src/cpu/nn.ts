@@ -81,8 +81,16 @@ export function crossEntropyBackward(args: CrossEntropyBackwardArgs): void {
 }
 
 export function norm(args: NormArgs): void {
-  const { kind, x, weight, bias, rows, n, eps, out, mean, rstd } = args;
-  const X = cpuData(x);
+  const { kind, x, weight, bias, rows, n, eps, out, mean, rstd, residual, sum } = args;
+  let X = cpuData(x);
+  if (residual && sum) {
+    // Fused residual add: normalise the (dtype-rounded) sum, as the backward reads it back.
+    const Res = cpuData(residual);
+    const S = cpuData(sum);
+    for (let i = 0; i < rows * n; i++) S[i] = X[i]! + Res[i]!;
+    finishF16(sum, rows * n);
+    X = S;
+  }
   const W = weight && cpuData(weight);
   const B = bias && cpuData(bias);
   const Y = cpuData(out);
@@ -111,13 +119,16 @@ export function norm(args: NormArgs): void {
  * layer: dx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat)),  gw = dy * w
  */
 export function normBackward(args: NormBackwardArgs): void {
-  const { kind, x, weight, mean, rstd, dy, rows, n, dx } = args;
+  const { kind, x, weight, mean, rstd, dy, rows, n, dx, dresidual, dweight, dbias } = args;
   const X = cpuData(x);
   const W = weight && cpuData(weight);
   const M = mean && cpuData(mean);
   const R = cpuData(rstd);
   const G = cpuData(dy);
   const D = cpuData(dx);
+  const DR = dresidual && cpuData(dresidual);
+  const dW = dweight ? new Float64Array(n) : null;
+  const dB = dbias ? new Float64Array(n) : null;
   for (let r = 0; r < rows; r++) {
     const o = r * n;
     const mu = kind === 'layer' && M ? M[r]! : 0;
@@ -134,8 +145,18 @@ export function normBackward(args: NormBackwardArgs): void {
     for (let j = 0; j < n; j++) {
       const gw = G[o + j]! * (W ? W[j]! : 1);
       const xhat = (X[o + j]! - mu) * rs;
-      D[o + j] = rs * (gw - meanG - xhat * meanGX);
+      D[o + j] = rs * (gw - meanG - xhat * meanGX) + (DR ? DR[o + j]! : 0);
+      if (dW) dW[j] = dW[j]! + G[o + j]! * xhat;
+      if (dB) dB[j] = dB[j]! + G[o + j]!;
     }
   }
   finishF16(dx, rows * n);
+  for (const [buf, acc] of [
+    [dweight, dW],
+    [dbias, dB],
+  ] as const)
+    if (buf && acc) {
+      cpuData(buf).set(acc);
+      finishF16(buf, n);
+    }
 }

@@ -30,7 +30,17 @@ import {
 } from './kernels/fill.wgsl.js';
 import { gatherWgsl, indexUniforms, SCATTER_ROWS, scatterAddWgsl } from './kernels/gather.wgsl.js';
 import { launchMatmul, type MatmulTuning } from './kernels/matmul.js';
-import { normBackwardKey, normBackwardWgsl, normKey, normWgsl } from './kernels/norm.wgsl.js';
+import {
+  COLUMN_SUM_COLS,
+  type NormBackwardParams,
+  normBackwardBlock,
+  normBackwardKey,
+  normBackwardWgsl,
+  normColumnSumKey,
+  normColumnSumWgsl,
+  normKey,
+  normWgsl,
+} from './kernels/norm.wgsl.js';
 import { launchReduce } from './kernels/reduce.js';
 import { rowWorkgroup } from './kernels/row.wgsl.js';
 import {
@@ -416,34 +426,76 @@ export class WebGPUBackend implements Backend {
   }
 
   norm(args: NormArgs): void {
-    const { kind, x, weight, bias, rows, n, eps, out, mean, rstd } = args;
+    const { kind, x, weight, bias, rows, n, eps, out, mean, rstd, residual, sum } = args;
     if (kind === 'layer' && !mean) throw new TensorError('norm', 'layer norm needs a mean buffer');
+    if (!residual !== !sum) throw new TensorError('norm', 'residual and sum come together');
     const p = {
       kind,
       x: x.dtype,
       out: out.dtype,
       weight: weight?.dtype ?? null,
       bias: bias?.dtype ?? null,
+      residual: residual?.dtype ?? null,
       wg: rowWorkgroup(n),
     };
-    const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
-    const outputs = [out, ...(kind === 'layer' && mean ? [mean] : []), rstd];
+    const inputs = [x, ...(residual ? [residual] : []), ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+    const outputs = [out, ...(sum ? [sum] : []), ...(kind === 'layer' && mean ? [mean] : []), rstd];
     this.rows(normKey(p), () => normWgsl(p), rows, n, inputs, outputs, { eps });
   }
 
   normBackward(args: NormBackwardArgs): void {
-    const { kind, x, weight, mean, rstd, dy, rows, n, dx } = args;
+    const { kind, x, weight, mean, rstd, dy, rows, n, dx, dresidual, dweight, dbias } = args;
     if (kind === 'layer' && !mean) throw new TensorError('normBackward', 'layer norm needs the mean buffer');
+    const partials: NormBackwardParams['partials'] =
+      dweight && dbias ? 'wb' : dweight ? 'w' : dbias ? 'b' : null;
+    const block = partials ? normBackwardBlock(rows) : 0;
     const p = {
       kind,
       x: x.dtype,
       dy: dy.dtype,
       dx: dx.dtype,
       weight: weight?.dtype ?? null,
+      dresidual: dresidual?.dtype ?? null,
+      partials,
+      block,
       wg: rowWorkgroup(n),
     };
-    const inputs = [x, ...(weight ? [weight] : []), ...(kind === 'layer' && mean ? [mean] : []), rstd, dy];
-    this.rows(normBackwardKey(p), () => normBackwardWgsl(p), rows, n, inputs, [dx]);
+    const inputs = [
+      x,
+      ...(weight ? [weight] : []),
+      ...(kind === 'layer' && mean ? [mean] : []),
+      rstd,
+      dy,
+      ...(dresidual ? [dresidual] : []),
+    ];
+    if (!partials) {
+      this.rows(normBackwardKey(p), () => normBackwardWgsl(p), rows, n, inputs, [dx]);
+      return;
+    }
+    // Parameter gradients: per-block partials from the dx kernel, then one column sum each.
+    const blocks = Math.max(1, Math.ceil(rows / block));
+    const sums = [dweight, dbias].filter((d): d is BackendBuffer => !!d);
+    const parts = sums.map(() => this.alloc(blocks * n, 'f32'));
+    this.runtime.dispatch({
+      pipelineKey: normBackwardKey(p),
+      makeCode: () => normBackwardWgsl(p),
+      bindings: [...inputs, dx, ...parts].map((b, i) => ({
+        buffer: gpuBufferOf(b),
+        ...(i >= inputs.length ? { write: true } : {}),
+      })),
+      uniforms: rowUniforms.pack({ rows, n, ignore: -1, eps: 0 }),
+      workgroups: rows === 0 ? 0 : blocks,
+    });
+    sums.forEach((out, i) => {
+      this.runtime.dispatch({
+        pipelineKey: normColumnSumKey(out.dtype),
+        makeCode: () => normColumnSumWgsl(out.dtype),
+        bindings: [{ buffer: gpuBufferOf(parts[i]!) }, { buffer: gpuBufferOf(out), write: true }],
+        uniforms: rowUniforms.pack({ rows: rows === 0 ? 0 : blocks, n, ignore: -1, eps: 0 }),
+        workgroups: Math.ceil(n / COLUMN_SUM_COLS),
+      });
+      this.free(parts[i]!);
+    });
   }
 
   /** One workgroup per row of `[rows, n]`; inputs then outputs bound in order. */
