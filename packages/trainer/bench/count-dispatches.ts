@@ -7,7 +7,7 @@
  * Env: L, D, H, F, V, B, T (model and batch), WHERE=1 (key each dispatch by the
  * source lines that issued it; bundle with --sourcemap=inline and run with
  * node --enable-source-maps), DYNCONV_LAYER_FUSION=0 / DYNCONV_FUSED_GRAD_NORM=0
- * (the composed ops).
+ * (the composed ops), DSC=1 (dynamic convs on Q/K/V, as the e2e bench's `dsc` variant).
  */
 import { decodeConfig, transformer } from '@dynconv/architectures';
 import { crossEntropy, noGrad, tensor, tidy } from '@dynconv/tensor';
@@ -28,6 +28,7 @@ const config = decodeConfig(transformer.configSchema, {
   mlpHidden: env('F', 96),
   vocabSize: env('V', 128),
   tieEmbeddings: false,
+  ...(process.env.DSC === '1' ? { conv: 'dynamic-qkv' } : {}),
 });
 const [B, T] = [env('B', 2), env('T', 16)];
 const model = transformer.build(config, { backend: b, seed: 1 });
