@@ -2,6 +2,13 @@ import { record, type Tensor } from '@dynconv/tensor';
 import { type Binding, type KernelRuntime, output } from '../common/gpu.js';
 import { bind, raw } from '../conv-core/conv-launch.js';
 import {
+  rowwiseAttentionForwardWgsl,
+  rowwiseAttentionKey,
+  rowwiseAttentionKeyGradWgsl,
+  rowwiseAttentionQueryGradWgsl,
+  rowwiseAttentionTile,
+} from './causal-attention.rowwise.wgsl.js';
+import {
   type AttentionKernelParams,
   type AttentionStage,
   attentionForwardWgsl,
@@ -17,22 +24,24 @@ type Launch = Pick<AttentionKernelParams, 'ty' | 'tx' | 'shareKV' | 'split' | 'p
 
 /**
  * Launch shapes per stage, fastest first on the H100 (docs/results/attention-h100-session3,
- * rounds 1 and 2); the first whose workgroup memory fits the device is used: at dh=64 the
+ * rounds 1 to 3); the first whose workgroup memory fits the device is used: at dh=64 the
  * forward takes 32 KiB, dq 48 and dk/dv 48 (40 for its second to fourth entries; 32 KiB
  * devices get dq's third and dk/dv's fifth entry). Sharing K and V's buffer was faster in the
  * forward (more workgroups per SM); in dk/dv splitting P·dv and dP·dk over two thread halves
  * (twice the threads on the same workgroup memory) took 2.46 ms to 1.51, prefetching the
- * next query tile to 1.45 (16/4 and 8/8 within 1%).
+ * next query tile to 1.45 (16/4 and 8/8 within 1%). Prefetching the next key tile took the
+ * forward from 0.86 ms to 0.76 and dq from 1.08 to 0.95 (round 3).
  */
 export const LAUNCHES: Record<AttentionStage, readonly Launch[]> = {
   fwd: [
+    { ty: 16, tx: 8, shareKV: true, prefetch: true },
     { ty: 16, tx: 8, shareKV: true },
-    { ty: 16, tx: 8 },
     { ty: 8, tx: 8, shareKV: true },
     { ty: 8, tx: 4, shareKV: true },
     { ty: 4, tx: 4, shareKV: true },
   ],
   dq: [
+    { ty: 16, tx: 8, prefetch: true },
     { ty: 16, tx: 8 },
     { ty: 8, tx: 8 },
     { ty: 8, tx: 4 },
@@ -56,9 +65,31 @@ export const LAUNCHES: Record<AttentionStage, readonly Launch[]> = {
 export const attentionTuning: {
   launch: Partial<Record<AttentionStage, Launch>>;
   heavyFirst?: boolean | undefined;
+  /** Force the row-wise kernels (true) or the register-tiled ones (false); default: by device (see attentionPlan). */
+  rowwise?: boolean | undefined;
 } = {
   launch: {},
 };
+
+/** Chromium's software Vulkan driver, where the register-tiled kernels hang (see causal-attention.rowwise.wgsl.ts). */
+const isSwiftShader = (device: GPUDevice): boolean => {
+  const info = (device as { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+  return (
+    !!info && /swiftshader/i.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`)
+  );
+};
+
+/** The row-wise kernels as a plan: one thread per row, 64 rows per workgroup. */
+function rowwisePlan(base: Pick<AttentionKernelParams, 'dtype' | 'dh' | 'docs'>): AttentionPlan {
+  const p = { ...base, rows: ROWWISE_ROWS, tile: rowwiseAttentionTile(base.dh) };
+  const grid = (rows: number, heads: number): [number, number] => [Math.ceil(rows / ROWWISE_ROWS), heads];
+  return {
+    fwd: { key: rowwiseAttentionKey('fwd', p), code: () => rowwiseAttentionForwardWgsl(p), grid },
+    dq: { key: rowwiseAttentionKey('dq', p), code: () => rowwiseAttentionQueryGradWgsl(p), grid },
+    dkdv: { key: rowwiseAttentionKey('dkdv', p), code: () => rowwiseAttentionKeyGradWgsl(p), grid },
+  };
+}
+const ROWWISE_ROWS = 64;
 
 /** One stage's kernel: pipeline key, WGSL and its grid for `rows` rows of its own side of `heads` heads. */
 interface StageKernel {
@@ -72,12 +103,14 @@ export type AttentionPlan = Record<AttentionStage, StageKernel>;
 /**
  * The three kernels for these inputs: for each stage the first launch shape
  * whose workgroup memory fits the device; null when one does not fit at all
- * (a very large head dim), where the caller composes the op instead.
+ * (a very large head dim), where the caller composes the op instead. On
+ * SwiftShader (or with `attentionTuning.rowwise`) the row-wise kernels.
  */
 export function attentionPlan(
   rt: KernelRuntime,
   base: Pick<AttentionKernelParams, 'dtype' | 'dh' | 'docs'>,
 ): AttentionPlan | null {
+  if (attentionTuning.rowwise ?? isSwiftShader(rt.device)) return rowwisePlan(base);
   const limit = rt.device.limits.maxComputeWorkgroupStorageSize;
   const pick = (stage: AttentionStage, code: (p: AttentionKernelParams) => string): StageKernel | null => {
     const forced = attentionTuning.launch[stage];

@@ -120,6 +120,16 @@ describe('causalAttention (WebGPU fused)', () => {
     );
   });
 
+  gpuTest('the row-wise kernels (the SwiftShader path) match the f64 reference too', async ({ backend }) => {
+    try {
+      attentionTuning.rowwise = true;
+      for (const c of attentionCases)
+        await checkOp(`causalAttention rowwise ${c.name}`, c.specs, c.fn, { backend });
+    } finally {
+      attentionTuning.rowwise = undefined;
+    }
+  });
+
   gpuTest(
     'every launch shape matches the reference (several tiles, GQA; dh 16 with docStart, dh 12 with kvOffset)',
     async ({ backend }) => {

@@ -40,7 +40,10 @@ export interface AttentionKernelParams {
    * T/block times, and the heaviest last make a long tail.
    */
   readonly heavyFirst?: boolean;
-  /** dk/dv only: the next query tile's global loads are issued before the current tile's products. */
+  /**
+   * The next streamed tile's global loads are issued to registers before the
+   * current tile's products (their latency hidden behind them).
+   */
   readonly prefetch?: boolean;
 }
 
@@ -351,6 +354,11 @@ export function attentionForwardWgsl(p: AttentionKernelParams): string {
   const D4 = d4Of(p.dh);
   const vS = p.shareKV ? 'kS' : 'vS';
   const pSize = Math.max(BK * p.ty, (p.ty * p.tx) / 4 + 1);
+  // Prefetch: tile k0 + BK's K (and unshared V) loads are issued before tile k0's P·V product,
+  // a shared V's before tile k0's scores.
+  const kT = staging('kS', 'kb', BK, 'nk0', 'u.Tk', 'kvh * u.Tk', '', p, 'xk');
+  const vT = staging(vS, 'vb', BK, p.shareKV ? 'k0' : 'nk0', 'u.Tk', 'kvh * u.Tk', '', p, 'xv');
+  const nextLoads = `${kT.load}${p.shareKV ? '' : `\n    ${vT.load}`}`;
   const valid = (r: number, c: number) =>
     `(k0 + tx + ${c}u * TX <= pos[${r}] && k0 + tx + ${c}u * TX >= first[${r}] && k0 + tx + ${c}u * TX < u.Tk)`;
   return `${head(p, [
@@ -392,11 +400,18 @@ fn main(
   ${ccDecl(p)}
   ${accDecl(p, 'o')}
   let kEnd = min(u.Tk, u.kvOffset + min(q0 + ${BQ}u, u.Tq));
+  ${
+    p.prefetch
+      ? `${kT.decl} ${vT.decl}
+  { let nk0 = 0u; ${nextLoads} }`
+      : ''
+  }
   for (var k0 = 0u; k0 < kEnd; k0 += ${BK}u) {
     workgroupBarrier();
-    ${stage('kS', 'kb', BK, 'k0', 'u.Tk', 'kvh * u.Tk', '', p)}
-    ${p.shareKV ? '' : stage('vS', 'vb', BK, 'k0', 'u.Tk', 'kvh * u.Tk', '', p)}
+    ${p.prefetch ? kT.store : stage('kS', 'kb', BK, 'k0', 'u.Tk', 'kvh * u.Tk', '', p)}
+    ${p.shareKV ? '' : p.prefetch ? vT.store : stage('vS', 'vb', BK, 'k0', 'u.Tk', 'kvh * u.Tk', '', p)}
     workgroupBarrier();
+    ${p.prefetch && p.shareKV ? vT.load : ''}
     ${tile('s')}
     ${scores([['qS', 'kS', 's']])}
     ${maskUnlessVisible(
@@ -423,8 +438,9 @@ fn main(
     ${R4.flatMap((r) => Array.from({ length: ncOf(p) }, (_, c) => `o${r}_${c} *= corr[${r}];`)).join(' ')}
     workgroupBarrier();
     ${R4.map((c) => `pS[(tx + ${c}u * TX) * TY + ty] = vec4<f32>(p0[${c}], p1[${c}], p2[${c}], p3[${c}]);`).join('\n    ')}
-    ${p.shareKV ? stage('kS', 'vb', BK, 'k0', 'u.Tk', 'kvh * u.Tk', '', p) : ''}
+    ${p.shareKV ? (p.prefetch ? vT.store : stage('kS', 'vb', BK, 'k0', 'u.Tk', 'kvh * u.Tk', '', p)) : ''}
     workgroupBarrier();
+    ${p.prefetch ? `if (k0 + ${BK}u < kEnd) { let nk0 = k0 + ${BK}u; ${nextLoads} }` : ''}
     ${outputProduct(p, BK, [['pS', vS, 'o']])}
   }
   workgroupBarrier();
@@ -468,6 +484,9 @@ export function attentionQueryGradWgsl(p: AttentionKernelParams): string {
     }).join(' ');
     return `{ let at = (bh * u.Tq + min(q0 + ty + ${r}u * TY, u.Tq - 1u)) * DH; ${cols} }`;
   }).join('\n  ');
+  // Prefetch: tile k0 + BK's loads, issued before tile k0's products.
+  const kT = staging('kS', 'kb', BK, 'nk0', 'u.Tk', 'kvh * u.Tk', '', p, 'xk');
+  const vT = staging('vS', 'vb', BK, 'nk0', 'u.Tk', 'kvh * u.Tk', '', p, 'xv');
   return `${head(p, [
     ['qb', p.dtype, false],
     ['kb', p.dtype, false],
@@ -521,11 +540,24 @@ fn main(
   }
   ${accDecl(p, 'dq')}
   let kEnd = min(u.Tk, u.kvOffset + min(q0 + ${BQ}u, u.Tq));
+  ${
+    p.prefetch
+      ? `${kT.decl} ${vT.decl}
+  { let nk0 = 0u; ${kT.load}
+    ${vT.load} }`
+      : ''
+  }
   for (var k0 = 0u; k0 < kEnd; k0 += ${BK}u) {
     workgroupBarrier();
-    ${stage('kS', 'kb', BK, 'k0', 'u.Tk', 'kvh * u.Tk', '', p)}
-    ${stage('vS', 'vb', BK, 'k0', 'u.Tk', 'kvh * u.Tk', '', p)}
+    ${p.prefetch ? kT.store : stage('kS', 'kb', BK, 'k0', 'u.Tk', 'kvh * u.Tk', '', p)}
+    ${p.prefetch ? vT.store : stage('vS', 'vb', BK, 'k0', 'u.Tk', 'kvh * u.Tk', '', p)}
     workgroupBarrier();
+    ${
+      p.prefetch
+        ? `if (k0 + ${BK}u < kEnd) { let nk0 = k0 + ${BK}u; ${kT.load}
+    ${vT.load} }`
+        : ''
+    }
     ${tile('s')}
     ${tile('dp')}
     ${scores([
