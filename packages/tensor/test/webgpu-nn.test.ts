@@ -152,12 +152,16 @@ describe('webgpu norms', () => {
 });
 
 describe('webgpu norms: fused residual add and parameter gradients', () => {
-  // rows >= 2048 take blocks of several rows (normBackwardBlock); 2051 and 8195 end in a partial block.
+  // rows >= 4096 take blocks of several rows (normBackwardBlock); 8195 ends in a partial block,
+  // and more than 64 blocks take several column-sum passes. n % 4 == 0 takes vec4 loads
+  // (96: every thread busy; 132: 33 vectors on 64 threads).
   test.for([
     ['rms', 7, 5, true],
     ['rms', 13, 2051, true],
     ['layer', 9, 8195, false],
     ['layer', 129, 3, true],
+    ['rms', 96, 8195, true],
+    ['layer', 132, 2051, true],
   ] as const)(
     '%s n=%i rows=%i residual=%s: sum, out, dx (+ dresidual), dweight, dbias',
     async ([kind, n, rows, withRes], { backend }) => {
@@ -229,8 +233,28 @@ describe('webgpu norms: fused residual add and parameter gradients', () => {
       expectClose(await t.read(dx), wantDx, { atol: 1e-5, rtol: 1e-4 });
       // Sums over up to 8195 rows: tolerance scaled by sqrt(rows).
       const atol = 1e-5 * Math.sqrt(rows) * 4;
-      expectClose(await t.read(dweight), Array.from(dW), { atol, rtol: 1e-4 });
+      const gotW = await t.read(dweight);
+      expectClose(gotW, Array.from(dW), { atol, rtol: 1e-4 });
       if (dbias) expectClose(await t.read(dbias), Array.from(dB), { atol, rtol: 1e-4 });
+      // Deterministic: a rerun gives the same bits.
+      const dx2 = t.alloc(rows * n);
+      const dweight2 = t.alloc(n);
+      backend.normBackward({
+        kind,
+        x: sum ?? x!,
+        weight: w!,
+        mean,
+        rstd,
+        dy: dy!,
+        rows,
+        n,
+        dx: dx2,
+        dresidual: withRes ? dres! : null,
+        dweight: dweight2,
+        dbias: null,
+      });
+      expect(Array.from(await t.read(dweight2))).toEqual(Array.from(gotW));
+      expect(Array.from(await t.read(dx2))).toEqual(Array.from(await t.read(dx)));
       t.done();
     },
   );

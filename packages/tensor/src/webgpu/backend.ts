@@ -31,6 +31,7 @@ import {
 import { gatherWgsl, indexUniforms, SCATTER_ROWS, scatterAddWgsl } from './kernels/gather.wgsl.js';
 import { launchMatmul, type MatmulTuning } from './kernels/matmul.js';
 import {
+  COLUMN_SUM_CHUNK,
   COLUMN_SUM_COLS,
   type NormBackwardParams,
   normBackwardBlock,
@@ -39,6 +40,7 @@ import {
   normColumnSumKey,
   normColumnSumWgsl,
   normKey,
+  normLayout,
   normWgsl,
 } from './kernels/norm.wgsl.js';
 import { launchReduce } from './kernels/reduce.js';
@@ -436,7 +438,7 @@ export class WebGPUBackend implements Backend {
       weight: weight?.dtype ?? null,
       bias: bias?.dtype ?? null,
       residual: residual?.dtype ?? null,
-      wg: rowWorkgroup(n),
+      ...normLayout(n),
     };
     const inputs = [x, ...(residual ? [residual] : []), ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
     const outputs = [out, ...(sum ? [sum] : []), ...(kind === 'layer' && mean ? [mean] : []), rstd];
@@ -448,7 +450,7 @@ export class WebGPUBackend implements Backend {
     if (kind === 'layer' && !mean) throw new TensorError('normBackward', 'layer norm needs the mean buffer');
     const partials: NormBackwardParams['partials'] =
       dweight && dbias ? 'wb' : dweight ? 'w' : dbias ? 'b' : null;
-    const block = partials ? normBackwardBlock(rows) : 0;
+    const block = partials ? normBackwardBlock(rows) : 1;
     const p = {
       kind,
       x: x.dtype,
@@ -458,7 +460,7 @@ export class WebGPUBackend implements Backend {
       dresidual: dresidual?.dtype ?? null,
       partials,
       block,
-      wg: rowWorkgroup(n),
+      ...normLayout(n),
     };
     const inputs = [
       x,
@@ -472,7 +474,7 @@ export class WebGPUBackend implements Backend {
       this.rows(normBackwardKey(p), () => normBackwardWgsl(p), rows, n, inputs, [dx]);
       return;
     }
-    // Parameter gradients: per-block partials from the dx kernel, then one column sum each.
+    // Parameter gradients: per-block partials from the dx kernel, then column sums.
     const blocks = Math.max(1, Math.ceil(rows / block));
     const sums = [dweight, dbias].filter((d): d is BackendBuffer => !!d);
     const parts = sums.map(() => this.alloc(blocks * n, 'f32'));
@@ -487,15 +489,32 @@ export class WebGPUBackend implements Backend {
       workgroups: rows === 0 ? 0 : blocks,
     });
     sums.forEach((out, i) => {
-      this.runtime.dispatch({
-        pipelineKey: normColumnSumKey(out.dtype),
-        makeCode: () => normColumnSumWgsl(out.dtype),
-        bindings: [{ buffer: gpuBufferOf(parts[i]!) }, { buffer: gpuBufferOf(out), write: true }],
-        uniforms: rowUniforms.pack({ rows: rows === 0 ? 0 : blocks, n, ignore: -1, eps: 0 }),
-        workgroups: Math.ceil(n / COLUMN_SUM_COLS),
-      });
-      this.free(parts[i]!);
+      this.columnSum(parts[i]!, rows === 0 ? 0 : blocks, n, out);
     });
+  }
+
+  /**
+   * out = the column sums of `[rows, n]` f32 partials (freed here): chunks of
+   * COLUMN_SUM_CHUNK rows summed in parallel, repeated until one row is left.
+   */
+  private columnSum(partials: BackendBuffer, rows: number, n: number, out: BackendBuffer): void {
+    let src = partials;
+    let left = rows;
+    for (;;) {
+      const chunks = Math.max(1, Math.ceil(left / COLUMN_SUM_CHUNK));
+      const dst = chunks === 1 ? out : this.alloc(chunks * n, 'f32');
+      this.runtime.dispatch({
+        pipelineKey: normColumnSumKey(dst.dtype),
+        makeCode: () => normColumnSumWgsl(dst.dtype),
+        bindings: [{ buffer: gpuBufferOf(src) }, { buffer: gpuBufferOf(dst), write: true }],
+        uniforms: rowUniforms.pack({ rows: left, n, ignore: -1, eps: 0 }),
+        workgroups: chunks * Math.ceil(n / COLUMN_SUM_COLS),
+      });
+      this.free(src);
+      if (dst === out) return;
+      src = dst;
+      left = chunks;
+    }
   }
 
   /** One workgroup per row of `[rows, n]`; inputs then outputs bound in order. */
