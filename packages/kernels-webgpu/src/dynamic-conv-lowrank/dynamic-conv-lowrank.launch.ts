@@ -168,7 +168,10 @@ function withUT(
   ut: Tensor | undefined,
   f: (ut: Tensor) => void,
 ): void {
-  if (ut) return f(ut);
+  if (ut) {
+    f(ut);
+    return;
+  }
   const made = transposeU(rt, inputs.u, q, dims);
   f(made);
   made.dispose();
