@@ -7,6 +7,7 @@ import {
   each,
   type TapSource,
 } from '../conv-core/conv-loop.wgsl.js';
+import { stagedTile, stagedUTile } from './staged-tile.js';
 
 /** Compile-time parameters of the low-rank dynamic-conv kernels. */
 export interface LowRankKernelParams extends ConvLoopParams {
@@ -145,64 +146,6 @@ export const lowRankBackwardKey = (p: LowRankKernelParams): string =>
 export const lowRankForwardWgsl = (p: LowRankKernelParams): string => convForwardWgsl(p, source(p));
 export const lowRankBackwardWgsl = (p: LowRankKernelParams): string => convBackwardWgsl(p, source(p));
 
-/**
- * WGSL staging the U slice of channels c0 .. c0+CC-1 into `uS` (vec4s over r,
- * zero-padded past R and past cEnd): `uS[(j * W + w) * Q + q]` holds
- * `U[4q .. 4q+3, w, c0 + j]`. Run by all N threads of a workgroup.
- */
-export const stageUSlice = (CC: number, W: number, R: number, N: number): string => {
-  const Q = Math.ceil(R / 4);
-  const comps = ['x', 'y', 'z', 'w'];
-  return `for (var e = lid; e < ${CC * W * Q}u; e += ${N}u) {
-      let q = e % ${Q}u; let jw = e / ${Q}u; let w = jw % ${W}u; let j = jw / ${W}u;
-      var v = vec4<f32>(0.0);
-      if (c0 + j < cEnd) {
-        ${each(4, (k) => `if (q * 4u + ${k}u < ${R}u) { v.${comps[k]} = f32(ub[(q * 4u + ${k}u) * u.WD + w * u.D + c0 + j]); }`, '\n        ')}
-      }
-      uS[e] = v;
-    }`;
-};
-
-/**
- * One workgroup-memory tile staged by all `threads` threads, `count` elements:
- * `loop` loads and stores in one go; `load(c0)` (into per-thread registers,
- * unrolled) and `store` (registers to workgroup memory) are the two halves of
- * the software-pipelined form.
- */
-function stagedTile(t: {
-  name: string;
-  type: string;
-  count: number;
-  threads: number;
-  /**
-   * Declares the element's coordinates from its flat index expression `e`;
-   * `n` (unrolled forms) is the thread's iteration, element `lid + n * threads`.
-   */
-  index: (e: string, n?: number) => string;
-  /** The element's value for the step starting at channel `c0` (0 where out of range). */
-  value: (c0: string) => string;
-  store: (v: string) => string;
-}): { decl: string; loop: string; load: (c0: string) => string; store: string } {
-  const per = Math.ceil(t.count / t.threads);
-  const guard = (n: number, body: string): string =>
-    (n + 1) * t.threads > t.count ? `if (lid + ${n * t.threads}u < ${t.count}u) { ${body} }` : `{ ${body} }`;
-  return {
-    decl: each(per, (n) => `var ${t.name}R${n}: ${t.type};`, ' '),
-    loop: `for (var e = lid; e < ${t.count}u; e += ${t.threads}u) { ${t.index('e')} ${t.store(t.value('c0'))} }`,
-    load: (c0) =>
-      each(
-        per,
-        (n) => guard(n, `${t.index(`(lid + ${n * t.threads}u)`, n)} ${t.name}R${n} = ${t.value(c0)};`),
-        '\n    ',
-      ),
-    store: each(
-      per,
-      (n) => guard(n, `${t.index(`(lid + ${n * t.threads}u)`, n)} ${t.store(`${t.name}R${n}`)}`),
-      '\n    ',
-    ),
-  };
-}
-
 /** Compile-time parameters of the dz kernel. */
 export interface LowRankZGradParams {
   readonly dtype: 'f32' | 'f16';
@@ -299,17 +242,7 @@ export function lowRankZGradWgsl(p: LowRankZGradParams): string {
         `select(0.0, f32(xb[u32(clamp(s, 0, i32(u.count) - 1)) * u.D + min(${c0} + j, u.D - 1u)]), s >= 0 && s < i32(u.count) && ${c0} + j < cEnd)`,
       store: (v) => `xS[i * ${stride}u + j] = ${v};`,
     }),
-    // U transposed to [c][w][r/4] vec4s (lowRankUTransposeWgsl): a step's slice is one contiguous run.
-    stagedTile({
-      name: 'u',
-      type: 'vec4<f32>',
-      count: CC * W * Q,
-      threads: N,
-      index: (e) => `let ue = ${e}; let j = ue / ${W * Q}u;`,
-      value: (c0) =>
-        `select(vec4<f32>(0.0), ut[min((${c0}) * ${W * Q}u + ue, u.D * ${W * Q}u - 1u)], ${c0} + j < cEnd)`,
-      store: (v) => `uS[ue] = ${v};`,
-    }),
+    stagedUTile(CC, W, Q, N),
   ];
   const prologue = p.prefetch ? tiles.map((t) => `${t.decl}\n  ${t.load('cStart')}`).join('\n  ') : '';
   const stageIn = tiles.map((t) => (p.prefetch ? t.store : t.loop)).join('\n    ');

@@ -1,4 +1,5 @@
 import { convUniforms, each } from '../conv-core/conv-loop.wgsl.js';
+import { stagedTile, stagedUTile } from './staged-tile.js';
 
 /** Compile-time parameters of the quad dz kernel. */
 export interface LowRankZGradQuadsParams {
@@ -71,9 +72,6 @@ export function lowRankZGradQuadsWgsl(p: LowRankZGradQuadsParams): string {
   const gCount = CC * G;
   const xCount = CC * (G + P);
   const uCount = CC * W * Q;
-  const per = (count: number): number => Math.ceil(count / N);
-  const guard = (count: number, n: number, body: string): string =>
-    (n + 1) * N > count ? `if (lid + ${n * N}u < ${count}u) { ${body} }` : `{ ${body} }`;
   // Token s (i32 flat index) of channel c, 0 outside [0, count) and past cEnd.
   const load = (buf: string, s: string, c: string): string =>
     `select(0.0, f32(${buf}[u32(clamp(${s}, 0, i32(u.count) - 1)) * u.D + min(${c}, u.D - 1u)]), ${s} >= 0 && ${s} < i32(u.count) && ${c} < cEnd)`;
@@ -86,75 +84,58 @@ export function lowRankZGradQuadsWgsl(p: LowRankZGradQuadsParams): string {
     `select(vec4<f32>(0.0), vec4<f32>(${buf}[u32(clamp(${s}, 0, i32(u.count) - 1)) * (u.D / 4u) + min((${c0}) / 4u + tq, u.D / 4u - 1u)]), ${s} >= 0 && ${s} < i32(u.count) && (${c0}) + 4u * tq < cEnd)`;
   const rowStore = (arr: string, stride: number, v: string): string =>
     `let rg = tr / 4u; let rk = tr % 4u; ${each(4, (m) => `${arr}[(4u * tq + ${m}u) * ${stride}u + rg][rk] = ${v}.${comps[m]};`, ' ')}`;
-  const vecTiles = [
-    {
-      name: 'gr',
-      count: TT * CQ,
-      type: 'vec4<f32>',
-      value: (e: string, c0: string) =>
-        `let tr = ${e} / ${CQ}u; let tq = ${e} % ${CQ}u; ${'$'}= ${rowLoad('gb', 'i32(tBase + tr)', c0)};`,
-      store: (e: string, v: string) =>
-        `let tr = ${e} / ${CQ}u; let tq = ${e} % ${CQ}u; ${rowStore('gT', GS, v)}`,
-    },
-    {
-      name: 'xr',
-      count: (TT + 4 * P) * CQ,
-      type: 'vec4<f32>',
-      value: (e: string, c0: string) =>
-        `let tr = ${e} / ${CQ}u; let tq = ${e} % ${CQ}u; ${'$'}= ${rowLoad('xb', `(i32(tBase + tr) - ${4 * P})`, c0)};`,
-      store: (e: string, v: string) =>
-        `let tr = ${e} / ${CQ}u; let tq = ${e} % ${CQ}u; ${rowStore('xT', XS, v)}`,
-    },
+  const tile = (
+    name: string,
+    count: number,
+    index: (e: string) => string,
+    value: (c0: string) => string,
+    store: (v: string) => string,
+  ) => stagedTile({ name, type: 'vec4<f32>', count, threads: N, index, value, store });
+  // vec4 staging: element e is (tile row tr = e / CQ, channel quad tq = e % CQ).
+  const quadIndex = (e: string): string => `let tr = ${e} / ${CQ}u; let tq = ${e} % ${CQ}u;`;
+  // Scalar staging: element e is (token group e / CC, channel e % CC).
+  const groupIndex = (e: string): string => `let gj = ${e} % ${CC}u; let ti = ${e} / ${CC}u;`;
+  const tiles = [
+    ...(p.vec4Loads
+      ? [
+          tile(
+            'gr',
+            TT * CQ,
+            quadIndex,
+            (c0) => rowLoad('gb', 'i32(tBase + tr)', c0),
+            (v) => rowStore('gT', GS, v),
+          ),
+          // Row r of the x tile is token tBase + r - 4P.
+          tile(
+            'xr',
+            (TT + 4 * P) * CQ,
+            quadIndex,
+            (c0) => rowLoad('xb', `(i32(tBase + tr) - ${4 * P})`, c0),
+            (v) => rowStore('xT', XS, v),
+          ),
+        ]
+      : [
+          tile(
+            'gr',
+            gCount,
+            groupIndex,
+            (c0) => group4('gb', 'i32(tBase + 4u * ti)', `${c0} + gj`),
+            (v) => `gT[gj * ${GS}u + ti] = ${v};`,
+          ),
+          // Group i holds tokens tBase + 4(i - P) .. +3.
+          tile(
+            'xr',
+            xCount,
+            groupIndex,
+            (c0) => group4('xb', `(i32(tBase + 4u * ti) - ${4 * P})`, `${c0} + gj`),
+            (v) => `xT[gj * ${XS}u + ti] = ${v};`,
+          ),
+        ]),
+    stagedUTile(CC, W, Q, N),
   ];
-  const scalarTiles = [
-    {
-      name: 'gr',
-      count: gCount,
-      type: 'vec4<f32>',
-      value: (e: string, c0: string) =>
-        `let ti = ${e} / ${CC}u; let tj = ${e} % ${CC}u; ${'$'}= ${group4('gb', `i32(tBase + 4u * ti)`, `${c0} + tj`)};`,
-      store: (e: string, v: string) =>
-        `let ti = ${e} / ${CC}u; let tj = ${e} % ${CC}u; gT[tj * ${GS}u + ti] = ${v};`,
-    },
-    {
-      name: 'xr',
-      count: xCount,
-      type: 'vec4<f32>',
-      // Group i holds tokens tBase + 4(i - P) .. +3.
-      value: (e: string, c0: string) =>
-        `let xi = ${e} / ${CC}u; let xj = ${e} % ${CC}u; ${'$'}= ${group4('xb', `(i32(tBase + 4u * xi) - ${4 * P})`, `${c0} + xj`)};`,
-      store: (e: string, v: string) =>
-        `let xi = ${e} / ${CC}u; let xj = ${e} % ${CC}u; xT[xj * ${XS}u + xi] = ${v};`,
-    },
-    {
-      name: 'ur',
-      count: uCount,
-      type: 'vec4<f32>',
-      // uS[(j * W + w) * Q + q] = ut[((c0 + j) * W + w) * Q + q]: one contiguous run per step.
-      value: (e: string, c0: string) =>
-        `let uj = ${e} / ${W * Q}u; ${'$'}= select(vec4<f32>(0.0), ut[min((${c0}) * ${W * Q}u + ${e}, u.D * ${W * Q}u - 1u)], ${c0} + uj < cEnd);`,
-      store: (e: string, v: string) => `uS[${e}] = ${v};`,
-    },
-  ];
-  const tiles = [...(p.vec4Loads ? vecTiles : scalarTiles.slice(0, 2)), scalarTiles[2]!];
-  const decls = tiles
-    .map((t) => each(per(t.count), (n) => `var ${t.name}${n}: ${t.type};`, ' '))
-    .join('\n  ');
-  const loads = (c0: string): string =>
-    tiles
-      .map((t) =>
-        each(
-          per(t.count),
-          (n) => guard(t.count, n, t.value(`(lid + ${n * N}u)`, c0).replace('$=', `${t.name}${n} =`)),
-          '\n    ',
-        ),
-      )
-      .join('\n    ');
-  const stores = tiles
-    .map((t) =>
-      each(per(t.count), (n) => guard(t.count, n, t.store(`(lid + ${n * N}u)`, `${t.name}${n}`)), '\n    '),
-    )
-    .join('\n    ');
+  const decls = tiles.map((t) => t.decl).join('\n  ');
+  const loads = (c0: string): string => tiles.map((t) => t.load(c0)).join('\n    ');
+  const stores = tiles.map((t) => t.store).join('\n    ');
   const token = (k: number): string => `
   let tok${k} = tBase + 4u * gi + ${k}u;
   let live${k} = tok${k} < u.count;

@@ -1,0 +1,58 @@
+import { each } from '../conv-core/conv-loop.wgsl.js';
+
+/**
+ * One workgroup-memory tile staged by all `threads` threads, `count` elements:
+ * `loop` loads and stores in one go; `load(c0)` (into per-thread registers,
+ * unrolled) and `store` (registers to workgroup memory) are the two halves of
+ * the software-pipelined form.
+ */
+export function stagedTile(t: {
+  name: string;
+  type: string;
+  count: number;
+  threads: number;
+  /**
+   * Declares the element's coordinates from its flat index expression `e`;
+   * `n` (unrolled forms) is the thread's iteration, element `lid + n * threads`.
+   */
+  index: (e: string, n?: number) => string;
+  /** The element's value for the step starting at channel `c0` (0 where out of range). */
+  value: (c0: string) => string;
+  store: (v: string) => string;
+}): { decl: string; loop: string; load: (c0: string) => string; store: string } {
+  const per = Math.ceil(t.count / t.threads);
+  const guard = (n: number, body: string): string =>
+    (n + 1) * t.threads > t.count ? `if (lid + ${n * t.threads}u < ${t.count}u) { ${body} }` : `{ ${body} }`;
+  return {
+    decl: each(per, (n) => `var ${t.name}R${n}: ${t.type};`, ' '),
+    loop: `for (var e = lid; e < ${t.count}u; e += ${t.threads}u) { ${t.index('e')} ${t.store(t.value('c0'))} }`,
+    load: (c0) =>
+      each(
+        per,
+        (n) => guard(n, `${t.index(`(lid + ${n * t.threads}u)`, n)} ${t.name}R${n} = ${t.value(c0)};`),
+        '\n    ',
+      ),
+    store: each(
+      per,
+      (n) => guard(n, `${t.index(`(lid + ${n * t.threads}u)`, n)} ${t.store(`${t.name}R${n}`)}`),
+      '\n    ',
+    ),
+  };
+}
+
+/**
+ * The U tile of the dz kernels: U transposed to `[c][w][r/4]` vec4s
+ * (lowRankUTransposeWgsl, binding `ut`), so a step's CC channels are one
+ * contiguous run, staged into `uS[(j * W + w) * Q + q]` (zero past cEnd).
+ */
+export const stagedUTile = (CC: number, W: number, Q: number, threads: number) =>
+  stagedTile({
+    name: 'u',
+    type: 'vec4<f32>',
+    count: CC * W * Q,
+    threads,
+    index: (e) => `let ue = ${e}; let j = ue / ${W * Q}u;`,
+    value: (c0) =>
+      `select(vec4<f32>(0.0), ut[min((${c0}) * ${W * Q}u + ue, u.D * ${W * Q}u - 1u)], ${c0} + j < cEnd)`,
+    store: (v) => `uS[ue] = ${v};`,
+  });
