@@ -17,7 +17,10 @@
  * E2E_WARMUP (1), E2E_VARIANTS (plain,dsc), E2E_MODES (f32,mixed),
  * E2E_BUDGET_S (stop starting new configurations after this many seconds),
  * E2E_PROFILE=1 (after the timed steps, one more step with every dispatch
- * timed on the GPU; prints the kernels by GPU time, grouped by pipeline key).
+ * timed on the GPU; prints the kernels by GPU time, grouped by pipeline key),
+ * E2E_HOST_SYNC=1 (read loss and norm back in every step and decide clipping
+ * and loss scaling on the host, as session 3 did; default: decided on the GPU
+ * by `DeviceStepControl`, records read E2E_IN_FLIGHT (2) steps later).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,6 +30,7 @@ import { type KernelTime, requestNodeGpuDevice, WebGPUBackend } from '@dynconv/t
 import { AdamW } from '../src/optim/adamw.js';
 import { makeFusedAdamWUpdate } from '../src/optim/adamw-webgpu.js';
 import { clipScale, globalGradNorm } from '../src/optim/clip.js';
+import { DeviceStepControl, type DeviceStepRecord, readRecord } from '../src/optim/device-step-webgpu.js';
 import { paramGroups } from '../src/optim/param-groups.js';
 
 const envInt = (name: string, fallback: number): number => {
@@ -48,6 +52,10 @@ const seqLen = envInt('E2E_SEQ', 1024);
 const steps = envInt('E2E_STEPS', 3);
 const warmup = envInt('E2E_WARMUP', 1);
 const budgetMs = envInt('E2E_BUDGET_S', 240) * 1000;
+/** The session-3 loop: a read-back and host decision in every step (the baseline of the device-decided loop). */
+const hostSync = process.env.E2E_HOST_SYNC === '1';
+/** Steps the host may record ahead of the last one it has read back. */
+const inFlight = envInt('E2E_IN_FLIGHT', 2);
 
 /** Dense peaks of the H100 SXM (NVIDIA datasheet): MFU denominators. */
 const PEAK = { f32: 67e12, f16TensorCore: 989e12 } as const;
@@ -74,6 +82,8 @@ interface Row {
   compilesAfterFirstStep: number;
   /** Wall time of recording a step (JS + Dawn encoding), of the step's wall time. */
   recordMsPerStep: number;
+  /** Where clipping and loss scaling were decided: `device` (no read-back in a step) or `host`. */
+  loop: 'device' | 'host';
   losses: number[];
   lossScale?: number;
   skippedSteps?: number;
@@ -117,52 +127,98 @@ async function runConfig(b: WebGPUBackend, variant: Variant, mode: Mode, batch: 
     dtype: 'i32',
     backend: b,
   });
-  // Dynamic loss scaling (mixed only): f16 matmul inputs flush gradients below 6e-8 to zero.
-  let scale = mode === 'mixed' ? 2 ** 16 : 1;
-  let skipped = 0;
-  let good = 0;
   const losses: number[] = [];
   let recordMs = 0;
-  const step = async (): Promise<void> => {
-    const t0 = performance.now();
-    const loss = tidy(() => {
-      const logits = model.forward({ ids }, { training: true });
-      const ce = crossEntropy(logits, targets);
-      (scale === 1 ? ce : ce.mul(scale)).backward();
-      return ce.detach();
-    });
-    const norm = globalGradNorm(trainable.values());
-    recordMs += performance.now() - t0;
-    const [lossValue, scaledNorm] = [await loss.item(), await norm.item()];
-    loss.dispose();
-    norm.dispose();
-    const gradNorm = scaledNorm / scale;
-    if (Number.isFinite(gradNorm)) {
-      const t1 = performance.now();
-      adamw.step(3e-4, clipScale(gradNorm, 1) / scale);
-      recordMs += performance.now() - t1;
-      if (mode === 'mixed' && ++good % 100 === 0) scale *= 2;
-    } else {
-      skipped++;
-      scale /= 2;
-    }
-    noGrad(() => {
-      for (const p of trainable.values()) p.zeroGrad();
-    });
-    losses.push(lossValue);
-  };
+  let skipped = 0;
+  let scale = mode === 'mixed' ? 2 ** 16 : 1;
+  let step: () => Promise<void>;
+  let drain = async (): Promise<void> => {};
+  const control = hostSync
+    ? null
+    : new DeviceStepControl(b, {
+        maxNorm: 1,
+        beta1: 0.9,
+        beta2: 0.95,
+        ...(mode === 'mixed' ? { lossScale: { initial: 2 ** 16, growthInterval: 100 } } : {}),
+      });
+  if (control) {
+    // Clip, overflow skip and loss scale decided on the GPU: the host reads each step's record
+    // `inFlight` steps later, so it records step n+1 while the GPU runs step n.
+    const pending: Promise<DeviceStepRecord>[] = [];
+    const settle = (r: DeviceStepRecord) => {
+      losses.push(r.loss);
+      if (!r.finite) skipped++;
+      scale = r.lossScale;
+    };
+    step = async () => {
+      const t0 = performance.now();
+      const loss = tidy(() => {
+        const logits = model.forward({ ids }, { training: true });
+        const ce = crossEntropy(logits, targets);
+        (mode === 'mixed' ? ce.mul(control.lossScale) : ce).backward();
+        return ce.detach();
+      });
+      const norm = globalGradNorm(trainable.values());
+      const record = control.decide(loss, norm);
+      adamw.stepOnDevice(3e-4, control.control);
+      noGrad(() => {
+        for (const p of trainable.values()) p.zeroGrad();
+      });
+      recordMs += performance.now() - t0;
+      pending.push(readRecord(record));
+      for (const t of [loss, norm, record]) t.dispose();
+      if (pending.length > inFlight) settle(await pending.shift()!);
+    };
+    drain = async () => {
+      while (pending.length > 0) settle(await pending.shift()!);
+    };
+  } else {
+    // The loop of session 3: read loss and norm every step, decide on the host (a full GPU sync per step).
+    let good = 0;
+    step = async () => {
+      const t0 = performance.now();
+      const loss = tidy(() => {
+        const logits = model.forward({ ids }, { training: true });
+        const ce = crossEntropy(logits, targets);
+        (scale === 1 ? ce : ce.mul(scale)).backward();
+        return ce.detach();
+      });
+      const norm = globalGradNorm(trainable.values());
+      recordMs += performance.now() - t0;
+      const [lossValue, scaledNorm] = [await loss.item(), await norm.item()];
+      loss.dispose();
+      norm.dispose();
+      const gradNorm = scaledNorm / scale;
+      if (Number.isFinite(gradNorm)) {
+        const t1 = performance.now();
+        adamw.step(3e-4, clipScale(gradNorm, 1) / scale);
+        recordMs += performance.now() - t1;
+        if (mode === 'mixed' && ++good % 100 === 0) scale *= 2;
+      } else {
+        skipped++;
+        scale /= 2;
+      }
+      noGrad(() => {
+        for (const p of trainable.values()) p.zeroGrad();
+      });
+      losses.push(lossValue);
+    };
+  }
   try {
     for (let i = 0; i < warmup; i++) await step();
+    await drain();
     await b.sync();
     recordMs = 0;
     const before = rt.stats();
     const t0 = performance.now();
     for (let i = 0; i < steps; i++) await step();
+    await drain();
     await b.sync();
     const ms = (performance.now() - t0) / steps;
     const after = rt.stats();
     if (process.env.E2E_PROFILE === '1' && rt.startProfile()) {
       await step();
+      await drain();
       printProfile(`${variant} ${mode}`, await rt.stopProfile(), ms);
     }
     const flopsPerToken = transformer.flopsPerToken(config, seqLen);
@@ -182,6 +238,7 @@ async function runConfig(b: WebGPUBackend, variant: Variant, mode: Mode, batch: 
       submitsPerStep: (after.submits - before.submits) / steps,
       compilesAfterFirstStep: after.pipelineCompiles - before.pipelineCompiles,
       recordMsPerStep: recordMs / steps,
+      loop: hostSync ? 'host' : 'device',
       losses,
       ...(mode === 'mixed' ? { lossScale: scale, skippedSteps: skipped } : {}),
     };
@@ -189,6 +246,7 @@ async function runConfig(b: WebGPUBackend, variant: Variant, mode: Mode, batch: 
     ids.dispose();
     targets.dispose();
     adamw.dispose();
+    control?.dispose();
     model.dispose();
     b.tuning.matmul = {};
     rt.trim();
@@ -263,7 +321,7 @@ async function main(): Promise<void> {
           console.log(
             `${variant.padEnd(6)} ${mode.padEnd(6)} B=${batch} ${(row.parameters / 1e6).toFixed(1)}M params  ${row.msPerStep.toFixed(1).padStart(8)} ms/step  ` +
               `${Math.round(row.tokensPerSec).toString().padStart(8)} tok/s  MFU ${(100 * row.mfuTensor).toFixed(1)}% of 989T (${(100 * row.mfuF32).toFixed(1)}% of f32 67T)  ` +
-              `${row.dispatchesPerStep} dispatches/step, ${row.submitsPerStep.toFixed(1)} submits, record ${row.recordMsPerStep.toFixed(1)} ms, ` +
+              `${row.dispatchesPerStep} dispatches/step, ${row.submitsPerStep.toFixed(1)} submits, record ${row.recordMsPerStep.toFixed(1)} ms (${row.loop} loop), ` +
               `${row.compilesAfterFirstStep} compiles after step 1; losses ${row.losses.map((l) => l.toFixed(3)).join(' ')}` +
               (row.lossScale !== undefined
                 ? `; loss scale ${row.lossScale}, skipped ${row.skippedSteps}`

@@ -17,13 +17,8 @@ export interface AdamWState {
   readonly expAvgSq: ReadonlyMap<string, Tensor>;
 }
 
-/**
- * One parameter's fused AdamW update: computes the new parameter and moments
- * from the old ones. Implementations: {@link composedAdamWUpdate} (tensor ops,
- * any backend, the reference) and the WebGPU kernel (one dispatch).
- * `p` is updated in place; `m`/`v` are returned (possibly the same tensors).
- */
-export type AdamWUpdate = (args: {
+/** The inputs of one parameter's AdamW update (see {@link AdamWUpdate}). */
+export interface AdamWUpdateArgs {
   readonly p: Tensor;
   readonly g: Tensor;
   readonly m: Tensor;
@@ -37,7 +32,27 @@ export type AdamWUpdate = (args: {
   /** 1 - beta1^t and 1 - beta2^t for the step being taken. */
   readonly bias1: number;
   readonly bias2: number;
-}) => { m: Tensor; v: Tensor };
+  /**
+   * A device step control's words (`DeviceStepControl.control`): the
+   * gradient factor, bias corrections and skip flag are read from it on the
+   * GPU, and `gradScale`, `bias1`, `bias2` are ignored. Fused update only.
+   */
+  readonly control?: Tensor;
+}
+
+/**
+ * One parameter's fused AdamW update: computes the new parameter and moments
+ * from the old ones. Implementations: {@link composedAdamWUpdate} (tensor ops,
+ * any backend, the reference) and the WebGPU kernel (one dispatch).
+ * `p` is updated in place; `m`/`v` are returned (possibly the same tensors).
+ *
+ * `batch`, when present, updates many parameters at once (the WebGPU version:
+ * several parameters per dispatch) with the same results as calling the
+ * update on each; {@link AdamW} prefers it.
+ */
+export type AdamWUpdate = ((args: AdamWUpdateArgs) => { m: Tensor; v: Tensor }) & {
+  readonly batch?: (items: readonly AdamWUpdateArgs[]) => Array<{ m: Tensor; v: Tensor }>;
+};
 
 /**
  * AdamW (Loshchilov & Hutter) from tensor ops, written as PyTorch does it:
@@ -94,19 +109,47 @@ export class AdamW {
   /** Applies one update with learning rate `lr`; gradients are multiplied by `gradScale` first. */
   step(lr: number, gradScale = 1): void {
     this.t++;
+    const { beta1, beta2 } = this.options;
+    this.apply(lr, gradScale, 1 - beta1 ** this.t, 1 - beta2 ** this.t, undefined);
+  }
+
+  /**
+   * Records one update whose gradient factor, skip decision and bias
+   * corrections the GPU decides (`DeviceStepControl.decide`, called before):
+   * nothing is read back, so the host can go on recording the next step.
+   * The step count then lives on the device (its records' `stepsTaken`);
+   * {@link syncStepCount} brings {@link stepCount} up to date. Needs the
+   * fused WebGPU update and whole f32 parameters and gradients.
+   */
+  stepOnDevice(lr: number, control: Tensor): void {
+    if (!this.update.batch) throw new TypeError('AdamW.stepOnDevice needs the fused WebGPU update');
+    this.apply(lr, Number.NaN, Number.NaN, Number.NaN, control);
+  }
+
+  /** Sets the step count from the device (a `DeviceStepRecord.stepsTaken`), e.g. before a checkpoint. */
+  syncStepCount(stepsTaken: number): void {
+    this.t = stepsTaken;
+  }
+
+  private apply(
+    lr: number,
+    gradScale: number,
+    bias1: number,
+    bias2: number,
+    control: Tensor | undefined,
+  ): void {
     const { beta1, beta2, eps } = this.options;
-    const bias1 = 1 - beta1 ** this.t;
-    const bias2 = 1 - beta2 ** this.t;
     noGrad(() => {
+      const names: string[] = [];
+      const items: AdamWUpdateArgs[] = [];
       for (const [name, p] of this.parameters) {
         if (!p.grad) continue;
-        const m = this.m.get(name)!;
-        const v = this.v.get(name)!;
-        const out = this.update({
+        names.push(name);
+        items.push({
           p,
           g: p.grad,
-          m,
-          v,
+          m: this.m.get(name)!,
+          v: this.v.get(name)!,
           lr,
           weightDecay: this.decayOf.get(name)!,
           gradScale,
@@ -115,16 +158,23 @@ export class AdamW {
           eps,
           bias1,
           bias2,
+          ...(control ? { control } : {}),
         });
+      }
+      // Moments that an update replaced are freed at once (the composed path: one parameter's temporaries at a time).
+      const settle = (out: { m: Tensor; v: Tensor }, i: number) => {
+        const { m, v } = items[i]!;
         if (out.m !== m) {
           m.dispose();
-          this.m.set(name, out.m);
+          this.m.set(names[i]!, out.m);
         }
         if (out.v !== v) {
           v.dispose();
-          this.v.set(name, out.v);
+          this.v.set(names[i]!, out.v);
         }
-      }
+      };
+      if (this.update.batch) this.update.batch(items).forEach(settle);
+      else for (let i = 0; i < items.length; i++) settle(this.update(items[i]!), i);
     });
   }
 
