@@ -58,6 +58,22 @@ export {
 export { acquireDevice, Device, type DeviceChoice, type DeviceShape } from './device/Device.js';
 export { describeAdapter, isSoftwareAdapter } from './device/webgpu.js';
 export { type DeviceReport, describeDevices } from './devices.js';
+export {
+  E2E_DEFAULTS,
+  E2E_PEAK,
+  type E2eFailure,
+  type E2eMode,
+  type E2eOptions,
+  E2eOptionsError,
+  type E2eReport,
+  type E2eRow,
+  type E2eVariant,
+  e2eProblems,
+  e2eRowLine,
+  runE2eBenchmark,
+  runTorchTwin,
+  torchTwinScript,
+} from './e2e/index.js';
 export * from './errors.js';
 export { type CheckpointEval, evaluateCheckpoint } from './eval.js';
 export {

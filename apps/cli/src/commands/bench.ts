@@ -3,6 +3,7 @@ import { Effect, Option } from 'effect';
 import { Command, Flag } from 'effect/cli';
 import { asUserError } from '../errors.js';
 import { println } from '../output.js';
+import { benchE2eCommand } from './bench-e2e.js';
 
 /** `dynconv bench` */
 export const benchCommand = Command.make(
@@ -55,6 +56,7 @@ export const benchCommand = Command.make(
     }),
 ).pipe(
   Command.withDescription(
-    'Time full training steps (forward, backward, AdamW) of a run config on the CPU backend and on WebGPU.',
+    'Time full training steps (forward, backward, AdamW) of a run config on the CPU backend and on WebGPU; `bench e2e` for the end-to-end GPU benchmark.',
   ),
+  Command.withSubcommands([benchE2eCommand]),
 );
