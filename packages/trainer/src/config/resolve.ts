@@ -43,6 +43,8 @@ const isRecord = (v: unknown): v is Record<string, unknown> =>
 /** Constraints between fields that single-field schemas cannot see. */
 export function crossFieldProblems(config: RunConfig): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
+  if (config.precision === 'mixed' && config.device === 'cpu')
+    problems.push({ path: 'precision', message: "'mixed' runs on the WebGPU device only (device is 'cpu')" });
   const T = config.batch.seqLen;
   const { data } = config;
   if (data.kind !== 'corpus') {

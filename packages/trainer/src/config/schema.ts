@@ -130,6 +130,13 @@ export const CheckpointSection = Schema.Struct({
   keepBest: Schema.Boolean.pipe(Schema.withDecodingDefaultKey(Effect.succeed(true))),
 });
 
+export const LossScaleSection = Schema.Struct({
+  /** First loss scale of a mixed-precision run (PyTorch's GradScaler default). */
+  initial: Positive.pipe(Schema.withDecodingDefaultKey(Effect.succeed(65536))),
+  /** Finite steps in a row before the scale doubles; it halves on every overflow (skipped step). */
+  growthInterval: PositiveInt.pipe(Schema.withDecodingDefaultKey(Effect.succeed(2000))),
+});
+
 export const RunConfig = Schema.Struct({
   /** Run name (shown in reports). */
   name: Schema.String.pipe(Schema.withDecodingDefaultKey(Effect.succeed('run'))),
@@ -139,6 +146,15 @@ export const RunConfig = Schema.Struct({
   device: Schema.Literals(['auto', 'cpu', 'webgpu']).pipe(
     Schema.withDecodingDefaultKey(Effect.succeed('auto' as const)),
   ),
+  /**
+   * `f32` everywhere, or `mixed` (WebGPU only): matmuls on f16 tensor cores
+   * with f32 accumulation, f32 master weights and optimizer state, dynamic
+   * loss scaling with overflow skip (`lossScale`).
+   */
+  precision: Schema.Literals(['f32', 'mixed']).pipe(
+    Schema.withDecodingDefaultKey(Effect.succeed('f32' as const)),
+  ),
+  lossScale: LossScaleSection.pipe(Schema.withDecodingDefaultKey(Effect.succeed({}))),
   /** Optimizer steps. */
   steps: PositiveInt.pipe(Schema.withDecodingDefaultKey(Effect.succeed(1000))),
   model: ModelSection,

@@ -1,4 +1,4 @@
-import type { Tensor } from '@dynconv/tensor';
+import { empty, type Tensor } from '@dynconv/tensor';
 import type { GpuRuntime } from '@dynconv/tensor/node';
 import { type AdamWUpdate, type AdamWUpdateArgs, composedAdamWUpdate } from './adamw.js';
 import { CONTROL } from './device-step-webgpu.js';
@@ -194,12 +194,20 @@ const controlOf = (a: AdamWUpdateArgs): GPUBuffer | null => {
 export const makeFusedAdamWUpdate = (runtime: GpuRuntime): AdamWUpdate => {
   const batch = (items: readonly AdamWUpdateArgs[]) => {
     const fused: Fusable[] = [];
+    // Contiguous copies of view gradients (device-decided steps), freed once their dispatch is recorded.
+    const copies: Tensor[] = [];
     const outs = items.map((a) => {
-      const f = fusable(a);
+      let f = fusable(a);
+      if (!f && a.control && wholeBuffer(a.p) && a.g.dtype === 'f32') {
+        const g = empty(a.g.backend, a.g.shape, 'f32');
+        a.g.backend.copy(a.g.view(), g.view());
+        copies.push(g);
+        f = fusable({ ...a, g });
+      }
       if (!f) {
         if (a.control)
           throw new TypeError(
-            `AdamW.stepOnDevice: parameter of shape [${a.p.shape.join(', ')}] (${a.p.dtype}) is not a whole f32 buffer with a whole gradient`,
+            `AdamW.stepOnDevice: parameter of shape [${a.p.shape.join(', ')}] (${a.p.dtype}) is not a whole f32 buffer`,
           );
         return composedAdamWUpdate(a);
       }
@@ -208,6 +216,7 @@ export const makeFusedAdamWUpdate = (runtime: GpuRuntime): AdamWUpdate => {
       return { m: a.m, v: a.v };
     });
     flush(fused, runtime);
+    for (const g of copies) g.dispose();
     return outs;
   };
   const one = (a: AdamWUpdateArgs) => batch([a])[0]!;

@@ -101,6 +101,11 @@ export class AdamW {
     });
   }
 
+  /** Whether {@link stepOnDevice} works (the fused WebGPU update). */
+  get canStepOnDevice(): boolean {
+    return this.update.batch !== undefined;
+  }
+
   /** Optimizer steps taken so far. */
   get stepCount(): number {
     return this.t;

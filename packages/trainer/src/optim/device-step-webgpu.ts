@@ -121,6 +121,8 @@ export class DeviceStepControl {
   readonly control: Tensor;
   /** The loss scale for the next backward, a `[]` f32 tensor updated in place (1 without scaling). */
   readonly lossScale: Tensor;
+  /** Whether the loss is scaled (dynamic loss scaling on): multiply it by {@link lossScale} before backward. */
+  readonly scaling: boolean;
   private readonly uniforms: Float32Array;
 
   constructor(
@@ -132,6 +134,7 @@ export class DeviceStepControl {
     const scale = options.lossScale;
     if (scale && !(scale.initial > 0 && scale.growthInterval >= 1))
       throw new RangeError('lossScale: initial must be > 0 and growthInterval >= 1');
+    this.scaling = scale !== undefined;
     const words = new Float32Array(CONTROL.words);
     words[CONTROL.steps] = stepsTaken;
     this.control = noGrad(() => keep(tensor(words, { shape: [CONTROL.words], backend })));

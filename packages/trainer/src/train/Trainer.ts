@@ -10,11 +10,12 @@ import type { EvalRecord } from '../metrics/records.js';
 import { Model } from '../model/Model.js';
 import { Optimizer } from '../optim/Optimizer.js';
 import { learningRate } from '../optim/schedule.js';
+import { deviceStepControl } from './device-control.js';
 import { evaluate } from './evaluate.js';
 import { RunContext } from './RunContext.js';
 import { ensureFreshRunDir, writeRunFiles } from './run-dir.js';
 import { freshProgress, type Progress, restore, snapshot } from './snapshot.js';
-import { batchInput, trainStep } from './step.js';
+import { batchInput, type PendingStep, recordTrainStep } from './step.js';
 
 /** How a run ended. */
 export interface TrainSummary {
@@ -140,24 +141,42 @@ export const train = (options: TrainOptions = {}) =>
       return improved;
     });
 
-    const oneStep = Effect.gen(function* () {
+    const stopAt = Math.min(config.steps, options.stopAt ?? config.steps);
+    // WebGPU: clipping, the overflow skip and the loss scale are decided on the GPU, so the loop
+    // records step n+1 before it reads step n's outcome (no read-back inside a step).
+    const control = yield* deviceStepControl(device, config, adamw);
+    /** Recorded steps whose outcome was not read yet, oldest first (at most one with a device control). */
+    const pending: { lr: number; t0: number; step: PendingStep }[] = [];
+
+    const recordOne = Effect.gen(function* () {
       const p = yield* Ref.get(progressRef);
-      const lr = learningRate(config.schedule, config.optimizer.lr, p.step, config.steps);
+      const lr = learningRate(config.schedule, config.optimizer.lr, p.step + pending.length, config.steps);
       const batches = Array.from({ length: config.batch.gradAccumulation }, () => data.next());
       const t0 = yield* Clock.currentTimeMillis;
-      const outcome = yield* Effect.promise(() =>
-        trainStep({
-          model: model.model,
-          trainable: model.trainable,
-          optimizer: adamw,
-          backend,
-          batches,
-          lr,
-          gradClip: config.optimizer.gradClip,
-          withDocStart,
-        }),
-      );
-      const stepMs = (yield* Clock.currentTimeMillis) - t0;
+      const step = recordTrainStep({
+        model: model.model,
+        trainable: model.trainable,
+        optimizer: adamw,
+        backend,
+        batches,
+        lr,
+        gradClip: config.optimizer.gradClip,
+        withDocStart,
+        ...(control ? { control } : {}),
+      });
+      pending.push({ lr, t0, step });
+    });
+
+    /** Reads the oldest recorded step's outcome and books it (skip / divergence / train record). */
+    const settleOne = Effect.gen(function* () {
+      const { lr, t0, step } = pending.shift()!;
+      const outcome = yield* Effect.promise(() => step.outcome);
+      if (outcome.stepsTaken !== undefined) adamw.syncStepCount(outcome.stepsTaken);
+      const p = yield* Ref.get(progressRef);
+      // Wall time from recording to outcome; with steps in flight, from the previous outcome.
+      const settled = yield* Clock.currentTimeMillis;
+      const stepMs = settled - Math.max(t0, lastSettled);
+      lastSettled = settled;
       p.step++;
       p.tokensSeen += outcome.tokens;
       windowTokens += outcome.tokens;
@@ -208,23 +227,46 @@ export const train = (options: TrainOptions = {}) =>
         windowTokens = windowMs = windowLoss = windowSteps = 0;
       }
     });
+    let lastSettled = 0;
 
-    const stopAt = Math.min(config.steps, options.stopAt ?? config.steps);
+    /**
+     * Records the next step; then books the oldest one unless the next step can
+     * still be recorded ahead (a device control, and no eval, checkpoint or end
+     * due after the recorded ones).
+     */
+    const oneStep = Effect.gen(function* () {
+      yield* recordOne;
+      const p = yield* Ref.get(progressRef);
+      const next = p.step + pending.length;
+      const boundary =
+        next >= stopAt ||
+        (config.eval.every > 0 && next % config.eval.every === 0) ||
+        (config.checkpoint.every > 0 && next % config.checkpoint.every === 0);
+      if (!control || pending.length > 1 || boundary) yield* settleOne;
+      // Steps between a settled one and a boundary: book them all before eval/checkpoint.
+      if (boundary) while (pending.length > 0) yield* settleOne;
+    });
+
+    let checkedStep = startStep;
     const loop = Effect.gen(function* () {
       for (;;) {
         const { step } = yield* Ref.get(progressRef);
         if (step >= stopAt) break;
         yield* Effect.uninterruptible(oneStep);
         const p = yield* Ref.get(progressRef);
-        const last = p.step === stopAt;
-        const evalDue = (config.eval.every > 0 && p.step % config.eval.every === 0) || last;
-        const improved = evalDue ? yield* Effect.uninterruptible(runEval) : false;
-        const checkpointDue =
-          (config.checkpoint.every > 0 && p.step % config.checkpoint.every === 0) ||
-          last ||
-          (improved && config.checkpoint.keepBest);
-        if (checkpointDue)
-          yield* Effect.uninterruptible(saveCheckpoint(evalDue ? p.lastEval?.loss : undefined));
+        // With a step in flight, oneStep may book none: evals and checkpoints go by booked steps, once each.
+        if (p.step !== checkedStep) {
+          checkedStep = p.step;
+          const last = p.step === stopAt;
+          const evalDue = (config.eval.every > 0 && p.step % config.eval.every === 0) || last;
+          const improved = evalDue ? yield* Effect.uninterruptible(runEval) : false;
+          const checkpointDue =
+            (config.checkpoint.every > 0 && p.step % config.checkpoint.every === 0) ||
+            last ||
+            (improved && config.checkpoint.keepBest);
+          if (checkpointDue)
+            yield* Effect.uninterruptible(saveCheckpoint(evalDue ? p.lastEval?.loss : undefined));
+        }
         // Let signals (Ctrl-C) and other fibers in between steps.
         yield* Effect.yieldNow;
       }
@@ -233,6 +275,8 @@ export const train = (options: TrainOptions = {}) =>
 
     const finish = (reason: 'completed' | 'stopped' | 'interrupted') =>
       Effect.gen(function* () {
+        // Recorded steps run on the GPU whatever happens: book them before the checkpoint.
+        while (pending.length > 0) yield* settleOne;
         const p = yield* Ref.get(progressRef);
         p.elapsedMs = yield* now;
         if (reason === 'interrupted')

@@ -3,6 +3,7 @@ import type { TrainBatch } from '../data/TrainData.js';
 import type { ModelV1 } from '../model/spec.js';
 import type { AdamW } from '../optim/adamw.js';
 import { clipScale, globalGradNorm } from '../optim/clip.js';
+import { type DeviceStepControl, readRecord } from '../optim/device-step-webgpu.js';
 
 /** How one optimizer step went. */
 export interface StepOutcome {
@@ -13,6 +14,14 @@ export interface StepOutcome {
   /** False when the loss or a gradient was NaN/Inf: the update was skipped. */
   readonly finite: boolean;
   readonly tokens: number;
+  /** Optimizer steps taken so far, from the device (device-decided steps only). */
+  readonly stepsTaken?: number;
+}
+
+/** A recorded step whose outcome the GPU has not necessarily reached yet. */
+export interface PendingStep {
+  readonly tokens: number;
+  readonly outcome: Promise<StepOutcome>;
 }
 
 /** Token ids (and document starts) of a batch as tensors. */
@@ -38,6 +47,12 @@ export interface TrainStepOptions {
   readonly gradClip: number;
   /** Pass document starts to the model (packed corpora). */
   readonly withDocStart: boolean;
+  /**
+   * WebGPU: decide clipping, the overflow skip and the loss scale on the GPU
+   * (see {@link recordTrainStep}); its `maxNorm` is the clip, `gradClip` is
+   * then unused.
+   */
+  readonly control?: DeviceStepControl;
 }
 
 const clearGradients = (params: Iterable<Tensor>): void => {
@@ -45,12 +60,11 @@ const clearGradients = (params: Iterable<Tensor>): void => {
 };
 
 /**
- * One optimizer step: forward and backward over each micro-batch (gradients
- * accumulate, each micro-batch weighted 1/n), one read of loss and gradient
- * norm, then either the clipped AdamW update or, when anything is non-finite,
- * no update at all.
+ * Forward and backward over each micro-batch (gradients accumulate, each
+ * micro-batch weighted 1/n); returns the summed loss (unscaled). With a loss
+ * scale, each objective is multiplied by it before backward.
  */
-export async function trainStep(o: TrainStepOptions): Promise<StepOutcome> {
+function accumulate(o: TrainStepOptions, lossScale: Tensor | null): { lossTotal: Tensor; tokens: number } {
   const n = o.batches.length;
   let lossTotal: Tensor | null = null;
   let tokens = 0;
@@ -68,7 +82,8 @@ export async function trainStep(o: TrainStepOptions): Promise<StepOutcome> {
         const ce = crossEntropy(logits, targets);
         const aux = o.model.auxLoss?.() ?? null;
         const objective = aux ? ce.add(aux) : ce;
-        (n > 1 ? objective.mul(1 / n) : objective).backward();
+        const weighted = n > 1 ? objective.mul(1 / n) : objective;
+        (lossScale ? weighted.mul(lossScale) : weighted).backward();
         return ce.detach();
       });
       if (lossTotal) {
@@ -78,13 +93,69 @@ export async function trainStep(o: TrainStepOptions): Promise<StepOutcome> {
         lossTotal = sum;
       } else lossTotal = loss;
     }
+  } catch (e) {
+    lossTotal?.dispose();
+    throw e;
+  }
+  return { lossTotal: lossTotal!, tokens };
+}
+
+/**
+ * One optimizer step, recorded: with a device step control, nothing is read
+ * back (the GPU decides clipping, skip and loss scale, `AdamW.stepOnDevice`
+ * updates), so the caller can record the next step before this one's outcome
+ * arrives; without, as {@link trainStep}.
+ */
+export function recordTrainStep(o: TrainStepOptions): PendingStep {
+  const control = o.control;
+  if (!control) {
+    const outcome = trainStep(o);
+    return { tokens: o.batches.reduce((t, b) => t + b.batchSize * b.seqLen, 0), outcome };
+  }
+  const n = o.batches.length;
+  try {
+    const { lossTotal, tokens } = accumulate(o, control.scaling ? control.lossScale : null);
+    const mean = n > 1 ? noGrad(() => lossTotal.mul(1 / n)) : lossTotal;
     const norm = globalGradNorm(o.trainable.values());
-    const [lossSum, gradNorm] = [await lossTotal!.item(), await norm.item()];
+    const record = control.decide(mean, norm);
+    o.optimizer.stepOnDevice(o.lr, control.control);
+    const outcome = readRecord(record).then(
+      (r): StepOutcome => ({
+        loss: r.loss,
+        gradNorm: r.gradNorm,
+        finite: r.finite,
+        tokens,
+        stepsTaken: r.stepsTaken,
+      }),
+    );
+    for (const t of new Set([lossTotal, mean, norm, record])) t.dispose();
+    return { tokens, outcome };
+  } finally {
+    clearGradients(o.trainable.values());
+  }
+}
+
+/**
+ * One optimizer step: forward and backward over each micro-batch (gradients
+ * accumulate, each micro-batch weighted 1/n), one read of loss and gradient
+ * norm, then either the clipped AdamW update or, when anything is non-finite,
+ * no update at all. With `control`, the device decides (see
+ * {@link recordTrainStep}) and this waits for its outcome.
+ */
+export async function trainStep(o: TrainStepOptions): Promise<StepOutcome> {
+  if (o.control) return recordTrainStep(o).outcome;
+  const n = o.batches.length;
+  let lossTotal: Tensor | null = null;
+  try {
+    const accumulated = accumulate(o, null);
+    lossTotal = accumulated.lossTotal;
+    const norm = globalGradNorm(o.trainable.values());
+    const [lossSum, gradNorm] = [await lossTotal.item(), await norm.item()];
     norm.dispose();
     const loss = lossSum / n;
     const finite = Number.isFinite(loss) && Number.isFinite(gradNorm);
     if (finite) o.optimizer.step(o.lr, clipScale(gradNorm, o.gradClip));
-    return { loss, gradNorm, finite, tokens };
+    return { loss, gradNorm, finite, tokens: accumulated.tokens };
   } finally {
     lossTotal?.dispose();
     clearGradients(o.trainable.values());

@@ -1,0 +1,109 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Exit } from 'effect';
+import { afterEach, describe, expect, it } from 'vitest';
+import { failureOf, runTiny, tempDir, tinyConfig, trainLosses } from './support/harness.js';
+
+/**
+ * The training loop on WebGPU (llvmpipe here), where clipping, the overflow
+ * skip and the loss scale are decided on the GPU (`DeviceStepControl`) and the
+ * loop records step n+1 before it reads step n's outcome.
+ */
+let cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const c of cleanups) c();
+  cleanups = [];
+});
+const newDir = () => {
+  const t = tempDir();
+  cleanups.push(t.cleanup);
+  return t.dir;
+};
+const writeConfig = (dir: string, config: unknown) => {
+  const file = join(dir, 'config.in.json');
+  writeFileSync(file, JSON.stringify(config));
+  return file;
+};
+const gpuConfig = (over: Record<string, unknown> = {}) => tinyConfig({ device: 'webgpu', ...over });
+
+describe('training loop on WebGPU (device-decided steps)', () => {
+  it('books every step once, evaluates and checkpoints at the same steps, and follows the CPU run', async () => {
+    const dir = newDir();
+    const gpu = await runTiny({ configFile: writeConfig(dir, gpuConfig()), runDir: join(dir, 'gpu') });
+    expect(Exit.isSuccess(gpu.exit)).toBe(true);
+    const cpu = await runTiny({ configFile: writeConfig(dir, tinyConfig()), runDir: join(dir, 'cpu') });
+    expect(gpu.summary!.steps).toBe(12);
+    expect(trainLosses(gpu.records).map(([s]) => s)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    expect(gpu.records.filter((r) => r.type === 'eval').map((r) => r.step)).toEqual([6, 12]);
+    expect(gpu.records.filter((r) => r.type === 'checkpoint').map((r) => r.step)).toEqual(
+      cpu.records.filter((r) => r.type === 'checkpoint').map((r) => r.step),
+    );
+    // Same math in another summation order: the curves agree to f32 rounding.
+    const cpuLosses = trainLosses(cpu.records);
+    for (const [i, [, loss]] of trainLosses(gpu.records).entries())
+      expect(Math.abs(loss - cpuLosses[i]![1]) / cpuLosses[i]![1]).toBeLessThan(1e-4);
+  });
+
+  it('resumes bitwise exactly (the step count lives on the device and in the checkpoint)', async () => {
+    const dir = newDir();
+    const config = writeConfig(dir, gpuConfig({ checkpoint: { every: 0, keepLast: 2 } }));
+    const full = await runTiny({ configFile: config, runDir: join(dir, 'full') });
+    const first = await runTiny({ configFile: config, runDir: join(dir, 'split'), stopAt: 5 });
+    expect(first.summary!.reason).toBe('stopped');
+    const second = await runTiny({ resume: join(dir, 'split') });
+    expect(second.summary!.reason).toBe('completed');
+    const resumed = [...trainLosses(first.records), ...trainLosses(second.records)];
+    expect(resumed).toEqual(trainLosses(full.records));
+  });
+
+  it('skips non-finite steps on the device and books them as the CPU loop does', async () => {
+    const dir = newDir();
+    const cfg = gpuConfig({
+      model: { architecture: 'test-bigram', config: { vocabSize: 32, dModel: 8, nanAtCalls: [3, 4, 9] } },
+    });
+    const { exit, records, summary } = await runTiny({
+      configFile: writeConfig(dir, cfg),
+      runDir: join(dir, 'run'),
+    });
+    expect(Exit.isSuccess(exit)).toBe(true);
+    const skips = records.filter((r) => r.type === 'skip');
+    expect(skips.map((r) => [r.step, r.consecutive, r.skipped])).toEqual([
+      [3, 1, 1],
+      [4, 2, 2],
+      [9, 1, 3],
+    ]);
+    expect(summary!.skippedSteps).toBe(3);
+    expect(trainLosses(records).every(([, l]) => Number.isFinite(l))).toBe(true);
+  });
+
+  it('stops after nanPatience non-finite steps in a row', async () => {
+    const dir = newDir();
+    const cfg = gpuConfig({
+      nanPatience: 3,
+      model: { architecture: 'test-bigram', config: { vocabSize: 32, dModel: 8, nanAtCalls: [2, 3, 4, 5] } },
+    });
+    const { exit, records } = await runTiny({ configFile: writeConfig(dir, cfg), runDir: join(dir, 'run') });
+    expect(failureOf(exit)._tag).toBe('TrainingDiverged');
+    expect(records.at(-1)).toMatchObject({ type: 'end', reason: 'diverged', step: 4 });
+  });
+
+  it("trains in precision 'mixed' (f16 matmuls where the device has them, loss scaling)", async () => {
+    const dir = newDir();
+    const cfg = gpuConfig({ precision: 'mixed', lossScale: { initial: 1024, growthInterval: 4 } });
+    const { exit, records } = await runTiny({ configFile: writeConfig(dir, cfg), runDir: join(dir, 'run') });
+    expect(Exit.isSuccess(exit)).toBe(true);
+    const losses = trainLosses(records).map(([, l]) => l);
+    expect(losses).toHaveLength(12);
+    expect(losses[11]!).toBeLessThan(losses[0]!);
+    expect(records.filter((r) => r.type === 'skip')).toEqual([]);
+  });
+
+  it("rejects precision 'mixed' on the CPU with the config path", async () => {
+    const dir = newDir();
+    const { exit } = await runTiny({
+      configFile: writeConfig(dir, tinyConfig({ precision: 'mixed' })),
+      runDir: join(dir, 'run'),
+    });
+    expect(failureOf(exit).message).toMatch(/precision.*'mixed' runs on the WebGPU device only/s);
+  });
+});
