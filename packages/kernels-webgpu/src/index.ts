@@ -19,6 +19,14 @@ export {
   dynamicConvHeadwise,
 } from './dynamic-conv-headwise/dynamic-conv-headwise.js';
 export { dynamicConvLowRank } from './dynamic-conv-lowrank/dynamic-conv-lowrank.js';
+export {
+  dynamicConvLowRankPacked,
+  dynamicConvLowRankPackedSupported,
+} from './dynamic-conv-lowrank/dynamic-conv-lowrank-packed.js';
+export type {
+  PackedLowRankOptions,
+  PackedLowRankStream,
+} from './dynamic-conv-lowrank/dynamic-conv-lowrank-packed.ref.js';
 export * from './linear-mixers.js';
 export { type CapacityGroupPlan, planCapacityGroups } from './moe/capacity-plan.js';
 export { combineGroups, type GroupPlan, gatherTokens, planGroups } from './moe/group-plan.js';

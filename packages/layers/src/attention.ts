@@ -3,15 +3,17 @@ import { layerFusion } from './fused/gpu.js';
 import { splitHeadsRoPE } from './fused/rope-heads.js';
 import type { InitOptions } from './init.js';
 import * as K from './kernels/index.js';
-import { fusedLinear, fusedLinearPacked, initLinear, type Linear } from './linear.js';
+import { fusedLinear, fusedLinearPacked, initLinear, type Linear, linearShape } from './linear.js';
 import { initRMSNorm, type RMSNorm, rmsNorm } from './norm.js';
 import { applyRoPE, initRoPE, type RoPE, ropeTables } from './rope.js';
 import {
+  canPackLowRank,
   convGenerator,
   initShortConv,
   initShortConvCache,
   type ShortConv,
   type ShortConvSpec,
+  shortConvsPacked,
 } from './short-conv.js';
 import { convStream, type SequenceMode, setCache } from './stream.js';
 
@@ -127,6 +129,25 @@ function projectStreams(p: Attention, x: Tensor, mode: SequenceMode, extraLayers
     ...gens.filter((g): g is Linear => g !== null),
     ...extraLayers,
   ];
+  // Low-rank DSC on all of q/k/v: the convs read q|k|v|z_q|z_k|z_v in place and
+  // hand back one packed gradient (no strided copy per stream either way).
+  if (
+    mode.kind === 'sequence' &&
+    extraLayers.length === 0 &&
+    layerFusion.enabled &&
+    canPackLowRank(streams, x)
+  ) {
+    const packed = fusedLinearPacked(fused, x);
+    const starts = fused.map((_, i) => fused.slice(0, i).reduce((n, l) => n + linearShape(l).outFeatures, 0));
+    const columns = [0, 1, 2].map((i) => ({ x: starts[i]!, z: starts[3 + i]! }));
+    const [q0, k0, v0] = shortConvsPacked(
+      streams,
+      packed,
+      columns,
+      mode.docStart ? { docStart: mode.docStart } : {},
+    );
+    return { q0: q0!, k0: k0!, v0: v0!, extra: [] as Tensor[] };
+  }
   const outs = fusedLinear(fused, x);
   let next = 3;
   const z = gens.map((g) => (g ? outs[next++] : undefined));

@@ -162,6 +162,47 @@ export function shortConv(p: ShortConv, x: Tensor, o: ShortConvApplyOptions = {}
   });
 }
 
+/** Where a low-rank conv's stream x and generator output z start in a packed tensor's last axis. */
+export interface PackedColumns {
+  readonly x: number;
+  readonly z: number;
+}
+
+/**
+ * Whether `convs` can run as one {@link shortConvsPacked} on `x`'s backend:
+ * all present and low-rank, and the fused packed kernels available (WebGPU).
+ */
+export const canPackLowRank = (
+  convs: readonly (ShortConv | undefined)[],
+  x: Tensor,
+): convs is readonly LowRankShortConv[] =>
+  convs.every((c) => c?.kind === 'low-rank') && K.dynamicConvLowRankPackedSupported(x);
+
+/**
+ * Low-rank convs (sequence form) whose streams and generator outputs are
+ * column ranges of one packed tensor `[B, T, P]` (e.g. the q|k|v|z_q|z_k|z_v
+ * output of one fused matmul): conv i reads x at `columns[i].x` (its D
+ * channels) and z at `columns[i].z` (its R values). One op: the kernels read
+ * the columns in place and the backward hands back one packed gradient, so
+ * there is no copy per stream either way. Returns one `[B, T, D_i]` per conv.
+ */
+export function shortConvsPacked(
+  convs: readonly LowRankShortConv[],
+  packed: Tensor,
+  columns: readonly PackedColumns[],
+  o: { readonly docStart?: Tensor } = {},
+): Tensor[] {
+  const streams = convs.map((p, i) => ({
+    xOffset: columns[i]!.x,
+    channels: convChannels(p),
+    zOffset: columns[i]!.z,
+    u: p.U,
+    ...(p.static_w ? { static: p.static_w } : {}),
+    residual: p.residual,
+  }));
+  return K.dynamicConvLowRankPacked(packed, streams, o.docStart ? { docStart: o.docStart } : {});
+}
+
 /**
  * Decode cache: the last `W−1` inputs, newest first (`cache[:, j] = x_{t−1−j}`),
  * `[B, W−1, D]`, zeros at a sequence start; null when W = 1 (nothing to remember).

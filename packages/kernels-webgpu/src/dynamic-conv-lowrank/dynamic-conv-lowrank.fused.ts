@@ -1,19 +1,22 @@
-import { isGradEnabled, record, reshape, type Tensor } from '@dynconv/tensor';
+import { type DType, isGradEnabled, record, reshape, type Tensor } from '@dynconv/tensor';
 import { type KernelRuntime, output } from '../common/gpu.js';
 import { chunking, convTuning, raw, sumPartials, sumPartialsInTwo } from '../conv-core/conv-launch.js';
 import type { DynamicConvOptions } from '../dynamic-conv-headwise/dynamic-conv-headwise.ref.js';
 import {
+  type LowRankDims,
   type LowRankInputs,
   launchLowRankForward,
   launchLowRankTokenBackward,
   launchLowRankZGrad,
   launchLowRankZGradQuads,
+  launchSumPartialsStrided,
 } from './dynamic-conv-lowrank.launch.js';
 import {
   type LowRankKernelParams,
   type LowRankZGradParams,
   lowRankPartialRows,
 } from './dynamic-conv-lowrank.wgsl.js';
+import type { PackedAccess } from './packed-layout.js';
 import { type LowRankZGradQuadsParams, zGradQuadsBytes, zGradQuadsTokens } from './zgrad-quads.wgsl.js';
 
 export const Z_GRAD_THREADS = 128;
@@ -57,7 +60,7 @@ export function zGradSlice(B: number, T: number, D: number, tokensPerThread: num
  */
 export function zGradQuadsParams(
   rt: KernelRuntime,
-  p: { dtype: 'f32' | 'f16'; W: number; R: number; docs: boolean; D: number },
+  p: { dtype: 'f32' | 'f16'; W: number; R: number; docs: boolean; D: number; packed?: PackedAccess },
 ): LowRankZGradQuadsParams | null {
   if (!convTuning.lowRankZGradQuads) return null;
   const limit = rt.device.limits.maxComputeWorkgroupStorageSize;
@@ -68,7 +71,8 @@ export function zGradQuadsParams(
       R: p.R,
       docs: p.docs,
       channels,
-      vec4Loads: p.D % 4 === 0 && channels % 4 === 0,
+      vec4Loads: p.D % 4 === 0 && channels % 4 === 0 && p.packed !== 'scalar',
+      ...(p.packed ? { packed: p.packed } : {}),
     };
     if (zGradQuadsBytes(q) <= limit) return q;
   }
@@ -95,6 +99,131 @@ export function lowRankStaging(
   return { stageZ: convTuning.lowRankStageZ ? stageZ : 0, stageX };
 }
 
+/** Kernel parameters of one low-rank stream (`packed`: its x and z are read from a packed tensor). */
+export function lowRankParams(
+  rt: KernelRuntime,
+  dtype: DType,
+  dims: { readonly R: number; readonly W: number },
+  options: DynamicConvOptions,
+  packed?: PackedAccess,
+): LowRankKernelParams {
+  return {
+    dtype: dtype === 'f16' ? 'f16' : 'f32',
+    W: dims.W,
+    R: dims.R,
+    docs: options.docStart !== undefined,
+    residual: options.residual ?? false,
+    workgroup: convTuning.workgroup,
+    static: options.static !== undefined,
+    backward: 'fused',
+    tree: convTuning.lowRankTreeSum,
+    ...lowRankStaging(rt, dims.R, convTuning.workgroup, convTuning.lowRankForwardStageX),
+    prefetch: convTuning.lowRankPrefetch,
+    ...(packed ? { packed } : {}),
+  };
+}
+
+/**
+ * The forward of one stream: y `[B, T, D]`, and with `training` also U in the
+ * dz kernels' layout (written by the same kernel, so the backward needs no
+ * transposing dispatch).
+ */
+export function lowRankStreamForward(
+  rt: KernelRuntime,
+  p: LowRankKernelParams,
+  inputs: LowRankInputs,
+  dims: LowRankDims,
+  training: boolean,
+): { y: Tensor; ut: Tensor | null } {
+  const { B, T, D, W } = dims;
+  const backend = inputs.u.backend;
+  const y = output(backend, [B, T, D], p.dtype);
+  const ut = training ? output(backend, [4 * D * W * Math.ceil(p.R / 4)], 'f32') : null;
+  launchLowRankForward(
+    rt,
+    { ...p, writeUT: training },
+    inputs,
+    y,
+    dims,
+    chunking(B, T, convTuning.lowRankForwardChunk),
+    ut ?? undefined,
+  );
+  return { y, ut };
+}
+
+/**
+ * The backward of one stream from dy `g` (raw `[B, T, D]`): the token loop
+ * writes dx into `dx` (own `[B, T, D]`, or the packed gradient when
+ * `kept.layout` is set) and the dU/dS partials; the dz kernel reduces over
+ * (w, c) per channel slice; the partial sums give dU, dS and dz (with a
+ * layout, dz is summed straight into `dx`'s z columns and `dz` is null).
+ */
+export function lowRankStreamBackward(
+  rt: KernelRuntime,
+  p: LowRankKernelParams,
+  g: Tensor,
+  kept: LowRankInputs,
+  ut: Tensor | null,
+  dims: LowRankDims,
+  dx: Tensor,
+): { dz: Tensor | null; du: Tensor; dS: Tensor | null } {
+  const { B, T, D, W } = dims;
+  const R = p.R;
+  const backend = g.backend;
+  const pb = {
+    ...p,
+    ...lowRankStaging(rt, R, p.workgroup, convTuning.lowRankStageX),
+    pipelineStage: convTuning.lowRankPipelineStage,
+  };
+  const rows = lowRankPartialRows(p);
+  const chunks = chunking(B, T, backwardChunk(B, T, D, p.workgroup));
+  const part = output(backend, [chunks.numChunks * rows * D], 'f32');
+  const modes = convTuning.lowRankSplitBackward ? (['dx', 'params'] as const) : (['fused'] as const);
+  for (const mode of modes)
+    launchLowRankTokenBackward(
+      rt,
+      { ...pb, backward: mode },
+      g,
+      kept,
+      { dx, part },
+      { ...dims, rows },
+      chunks,
+    );
+  const quads = zGradQuadsParams(rt, { ...p, D });
+  const tokensPerGroup = quads ? zGradQuadsTokens(quads) : convTuning.lowRankZGradTokens * Z_GRAD_THREADS;
+  const slice = zGradSlice(B, T, D, tokensPerGroup / Z_GRAD_THREADS);
+  const slices = Math.ceil(D / slice);
+  const zPart = output(backend, [slices * B * T * R], 'f32');
+  const ut0 = ut ?? undefined;
+  if (quads) launchLowRankZGradQuads(rt, quads, g, kept, zPart, dims, slice, ut0);
+  else {
+    const q: LowRankZGradParams = {
+      dtype: p.dtype,
+      W,
+      R,
+      docs: p.docs,
+      threads: Z_GRAD_THREADS,
+      tokens: convTuning.lowRankZGradTokens,
+      prefetch: convTuning.lowRankZGradPrefetch,
+      ...(p.packed ? { packed: p.packed } : {}),
+    };
+    launchLowRankZGrad(rt, q, g, kept, zPart, dims, slice, ut0);
+  }
+  let dz: Tensor | null = null;
+  if (kept.layout) {
+    const { stride, zOffset: offset } = kept.layout;
+    launchSumPartialsStrided(rt, zPart, slices, dx, { rows: B * T, cols: R, stride, offset });
+  } else dz = reshape(sumPartials(rt, backend, zPart, slices, B * T * R, p.dtype), [B, T, R]);
+  zPart.dispose();
+  // dU and dS each in a buffer of its own (not views into one sum): the fused
+  // WebGPU AdamW takes whole buffers only, views fall back to ~14 dispatches.
+  const [du, dS] = kept.s
+    ? sumPartialsInTwo(rt, backend, part, chunks.numChunks, rows * D, R * W * D, p.dtype)
+    : [sumPartials(rt, backend, part, chunks.numChunks, rows * D, p.dtype), null];
+  part.dispose();
+  return { dz, du: reshape(du, [R, W * D]), dS: dS ? reshape(dS, [W, D]) : null };
+}
+
 /**
  * The fused WebGPU low-rank dynamic convolution. Forward: one token-loop
  * kernel forming K = z·U (+S) in registers (K is never written). Backward:
@@ -111,40 +240,16 @@ export function dynamicConvLowRankFused(
   const [B, T, D] = x.shape as [number, number, number];
   const R = z.shape[2]!;
   const W = u.shape[1]! / D;
-  const backend = x.backend;
-  const p: LowRankKernelParams = {
-    dtype: x.dtype === 'f16' ? 'f16' : 'f32',
-    W,
-    R,
-    docs: options.docStart !== undefined,
-    residual: options.residual ?? false,
-    workgroup: convTuning.workgroup,
-    static: options.static !== undefined,
-    backward: 'fused',
-    tree: convTuning.lowRankTreeSum,
-    ...lowRankStaging(rt, R, convTuning.workgroup, convTuning.lowRankForwardStageX),
-    prefetch: convTuning.lowRankPrefetch,
-  };
+  const p = lowRankParams(rt, x.dtype, { R, W }, options);
   const xc = raw(x);
   const zc = raw(z);
   const uc = raw(u);
   const sc = options.static ? raw(options.static) : null;
   const dc = options.docStart ? raw(options.docStart) : null;
   const dims = { B, T, D, W };
-  const y = output(backend, [B, T, D], x.dtype);
   const inputs = [x, z, u, ...(options.static ? [options.static] : [])];
-  // With a backward ahead, the forward also writes U in the dz kernels' layout (no transposing dispatch later).
   const training = isGradEnabled() && inputs.some((t) => t.requiresGrad);
-  const ut = training ? output(backend, [4 * D * W * Math.ceil(R / 4)], 'f32') : null;
-  launchLowRankForward(
-    rt,
-    { ...p, writeUT: training },
-    { x: xc, z: zc, u: uc, s: sc, docStart: dc },
-    y,
-    dims,
-    chunking(B, T, convTuning.lowRankForwardChunk),
-    ut ?? undefined,
-  );
+  const { y, ut } = lowRankStreamForward(rt, p, { x: xc, z: zc, u: uc, s: sc, docStart: dc }, dims, training);
   const saved = [xc, zc, uc, ...(sc ? [sc] : []), ...(dc ? [dc] : []), ...(ut ? [ut] : [])];
   record('dynamicConvLowRank', inputs, [y], saved, ([gy], s) => {
     const kept: LowRankInputs = {
@@ -154,53 +259,9 @@ export function dynamicConvLowRankFused(
       s: p.static ? s[3]! : null,
       docStart: p.docs ? s[3 + (p.static ? 1 : 0)]! : null,
     };
-    const savedUT = s[s.length - 1]!;
-    const g = raw(gy!);
-    const pb = {
-      ...p,
-      ...lowRankStaging(rt, R, p.workgroup, convTuning.lowRankStageX),
-      pipelineStage: convTuning.lowRankPipelineStage,
-    };
-    const rows = lowRankPartialRows(p);
-    const chunks = chunking(B, T, backwardChunk(B, T, D, p.workgroup));
-    const dx = output(backend, [B, T, D], x.dtype);
-    const part = output(backend, [chunks.numChunks * rows * D], 'f32');
-    const modes = convTuning.lowRankSplitBackward ? (['dx', 'params'] as const) : (['fused'] as const);
-    for (const mode of modes)
-      launchLowRankTokenBackward(
-        rt,
-        { ...pb, backward: mode },
-        g,
-        kept,
-        { dx, part },
-        { ...dims, rows },
-        chunks,
-      );
-    const quads = zGradQuadsParams(rt, { ...p, D });
-    const tokensPerGroup = quads ? zGradQuadsTokens(quads) : convTuning.lowRankZGradTokens * Z_GRAD_THREADS;
-    const slice = zGradSlice(B, T, D, tokensPerGroup / Z_GRAD_THREADS);
-    const slices = Math.ceil(D / slice);
-    const zPart = output(backend, [slices * B * T * R], 'f32');
-    if (quads) launchLowRankZGradQuads(rt, quads, g, kept, zPart, dims, slice, savedUT);
-    else {
-      const q: LowRankZGradParams = {
-        dtype: p.dtype,
-        W,
-        R,
-        docs: p.docs,
-        threads: Z_GRAD_THREADS,
-        tokens: convTuning.lowRankZGradTokens,
-        prefetch: convTuning.lowRankZGradPrefetch,
-      };
-      launchLowRankZGrad(rt, q, g, kept, zPart, dims, slice, savedUT);
-    }
-    const dz = reshape(sumPartials(rt, backend, zPart, slices, B * T * R, z.dtype), [B, T, R]);
-    // dU and dS each in a buffer of its own (not views into one sum): the fused
-    // WebGPU AdamW takes whole buffers only, views fall back to ~14 dispatches.
-    const [du, dS] = kept.s
-      ? sumPartialsInTwo(rt, backend, part, chunks.numChunks, rows * D, R * W * D, u.dtype)
-      : [sumPartials(rt, backend, part, chunks.numChunks, rows * D, u.dtype), null];
-    return [dx, dz, reshape(du, [R, W * D]), ...(dS ? [reshape(dS, [W, D])] : [])];
+    const dx = output(x.backend, [B, T, D], x.dtype);
+    const { dz, du, dS } = lowRankStreamBackward(rt, p, raw(gy!), kept, s[s.length - 1]!, dims, dx);
+    return [dx, dz, du, ...(dS ? [dS] : [])];
   });
   for (const t of [xc, zc, uc, sc, dc, ut]) t?.dispose();
   return y;

@@ -14,6 +14,13 @@ import {
   lowRankZGradKey,
   lowRankZGradWgsl,
 } from './dynamic-conv-lowrank.wgsl.js';
+import { layoutRuntime, type PackedAccess, type PackedLayout } from './packed-layout.js';
+import {
+  SUM_PARTIALS_STRIDED_WORKGROUP,
+  sumPartialsStridedKey,
+  sumPartialsStridedUniforms,
+  sumPartialsStridedWgsl,
+} from './sum-partials-strided.wgsl.js';
 import {
   type LowRankZGradQuadsParams,
   lowRankZGradQuadsKey,
@@ -27,13 +34,31 @@ import {
  * Tensors are raw (contiguous, offset 0); shapes are validated by the op.
  */
 
-/** The inputs every low-rank kernel reads: x `[B,T,D]`, z `[B,T,R]`, U `[R,W*D]`, S `[W,D]`, docStart `[B,T]`. */
+/**
+ * The inputs every low-rank kernel reads: x `[B,T,D]`, z `[B,T,R]`, U `[R,W*D]`,
+ * S `[W,D]`, docStart `[B,T]`. With `layout`, x and z are the same packed
+ * `[B,T,P]` tensor (and dx goes into a packed gradient of that layout); the
+ * kernels must then be compiled with `packed` (packed-layout.ts).
+ */
 export interface LowRankInputs {
   readonly x: Tensor;
   readonly z: Tensor;
   readonly u: Tensor;
   readonly s: Tensor | null;
   readonly docStart: Tensor | null;
+  readonly layout?: PackedLayout;
+}
+
+/** The runtime to dispatch with: `rt`, or with the layout's uniforms; checks the kernel was compiled for it. */
+function runtimeFor(
+  rt: KernelRuntime,
+  inputs: LowRankInputs,
+  packed: PackedAccess | undefined,
+  kernel: string,
+): KernelRuntime {
+  if (!!inputs.layout !== !!packed)
+    throw new Error(`${kernel}: packed kernel params and a packed layout go together`);
+  return inputs.layout ? layoutRuntime(rt, inputs.layout) : rt;
 }
 
 export interface LowRankDims {
@@ -56,7 +81,7 @@ export function launchLowRankForward(
   if (p.writeUT && !ut) throw new Error('launchLowRankForward: writeUT needs the ut output');
   const { x, z, u, s, docStart } = inputs;
   dispatchTokenLoop(
-    rt,
+    runtimeFor(rt, inputs, p.packed, 'launchLowRankForward'),
     {
       key: lowRankForwardKey(p),
       workgroup: p.workgroup,
@@ -92,7 +117,7 @@ export function launchLowRankTokenBackward(
   const { x, z, u, s, docStart } = inputs;
   const mode = p.backward;
   dispatchTokenLoop(
-    rt,
+    runtimeFor(rt, inputs, p.packed, 'launchLowRankTokenBackward'),
     {
       key: lowRankBackwardKey(p),
       workgroup: p.workgroup,
@@ -116,7 +141,7 @@ export function launchLowRankTokenBackward(
 /** One dz launch: a token-major grid of `tokensPerGroup`-token workgroups × the channel slices. */
 export function dispatchZGrad(
   rt: KernelRuntime,
-  kernel: { key: string; code: () => string; tokensPerGroup: number },
+  kernel: { key: string; code: () => string; tokensPerGroup: number; packed?: PackedAccess | undefined },
   gy: Tensor,
   inputs: LowRankInputs,
   zPart: Tensor,
@@ -125,7 +150,7 @@ export function dispatchZGrad(
 ): void {
   const { B, T, D, W } = dims;
   const folded = foldGrid(Math.ceil((B * T) / kernel.tokensPerGroup), rt.maxWorkgroupsPerDimension);
-  rt.dispatch({
+  runtimeFor(rt, inputs, kernel.packed, 'dispatchZGrad').dispatch({
     pipelineKey: kernel.key,
     makeCode: kernel.code,
     bindings: [
@@ -155,6 +180,7 @@ export function launchLowRankZGrad(
     key: lowRankZGradKey(q),
     code: () => lowRankZGradWgsl(q),
     tokensPerGroup: q.tokens * q.threads,
+    packed: q.packed,
   };
   withUT(rt, inputs, q, dims, ut, (u) => dispatchZGrad(rt, kernel, gy, { ...inputs, u }, zPart, dims, slice));
 }
@@ -213,6 +239,38 @@ export function launchLowRankZGradQuads(
     key: lowRankZGradQuadsKey(q),
     code: () => lowRankZGradQuadsWgsl(q),
     tokensPerGroup: zGradQuadsTokens(q),
+    packed: q.packed,
   };
   withUT(rt, inputs, q, dims, ut, (u) => dispatchZGrad(rt, kernel, gy, { ...inputs, u }, zPart, dims, slice));
+}
+
+/**
+ * Sums f32 partials `[P, rows*cols]` over P into columns `[offset, offset +
+ * cols)` of the rows of `out` (row stride `stride`): e.g. dz `[B*T, R]` into
+ * the packed gradient. Same order of summation as sumPartials.
+ */
+export function launchSumPartialsStrided(
+  rt: KernelRuntime,
+  part: Tensor,
+  P: number,
+  out: Tensor,
+  target: { readonly rows: number; readonly cols: number; readonly stride: number; readonly offset: number },
+): void {
+  const N = target.rows * target.cols;
+  const folded = foldGrid(Math.ceil(N / SUM_PARTIALS_STRIDED_WORKGROUP), rt.maxWorkgroupsPerDimension);
+  const dtype = out.dtype === 'f16' ? 'f16' : 'f32';
+  rt.dispatch({
+    pipelineKey: sumPartialsStridedKey(dtype),
+    makeCode: () => sumPartialsStridedWgsl(dtype),
+    bindings: [bind(part), bind(out, true)],
+    uniforms: sumPartialsStridedUniforms.pack({
+      N,
+      P,
+      gridX: folded.gridX,
+      cols: target.cols,
+      stride: target.stride,
+      offset: target.offset,
+    }),
+    workgroups: folded.grid,
+  });
 }

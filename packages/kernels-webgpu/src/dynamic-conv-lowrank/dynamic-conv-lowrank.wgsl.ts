@@ -7,6 +7,14 @@ import {
   each,
   type TapSource,
 } from '../conv-core/conv-loop.wgsl.js';
+import {
+  type PackedAccess,
+  packedKey,
+  packTokenLoop,
+  uniformsOf,
+  xRowStart,
+  zIndex,
+} from './packed-layout.js';
 import { stagedTile, stagedUTile } from './staged-tile.js';
 
 /** Compile-time parameters of the low-rank dynamic-conv kernels. */
@@ -36,7 +44,12 @@ export interface LowRankKernelParams extends ConvLoopParams {
    * the backward needs no transposing dispatch.
    */
   readonly writeUT?: boolean;
+  /** x, dx and z as column ranges of one packed tensor (packed-layout.ts); absent: tensors of their own. */
+  readonly packed?: PackedAccess;
 }
+
+/** Whether z is read as vec4s: R a multiple of 4 and, packed, a vec4-aligned layout. */
+const zVec4 = (p: LowRankKernelParams): boolean => p.R % 4 === 0 && p.packed !== 'scalar';
 
 /** Σ of `terms` as a balanced binary tree (pairs, then pairs of pairs, ...). */
 const treeSum = (terms: readonly string[]): string => {
@@ -55,19 +68,19 @@ export const lowRankPartialRows = (p: LowRankKernelParams): number => p.R * p.W 
 const source = (p: LowRankKernelParams): TapSource => {
   const { W, R, dtype } = p;
   // z of a token is R contiguous values: read as vec4s when R is a multiple of 4 (one wide broadcast load per 4 ranks).
-  const vecZ = R % 4 === 0;
+  const vecZ = zVec4(p);
   const nz = vecZ ? R / 4 : R;
   const zType = vecZ ? `vec4<${dtype}>` : dtype;
   const tokenVars = Array.from({ length: nz }, (_, i) => [`zv${i}`, zType] as const);
   const loadToken = (tok: string, prefix: string): string =>
-    each(nz, (i) => `${prefix}zv${i} = zb[(${tok}) * ${nz}u + ${i}u];`, '\n    ');
+    each(nz, (i) => `${prefix}zv${i} = zb[${zIndex(tok, `${i}u`, nz, p.packed, vecZ)}];`, '\n    ');
   const SB = p.stageZ;
   const zStageType = vecZ ? 'vec4<f32>' : 'f32';
   const staged = SB
     ? {
         decl: `var<workgroup> zs: array<${zStageType}, ${SB * nz}>;`,
         block: SB,
-        fill: `for (var e = lid; e < nb * ${nz}u; e += ${p.workgroup}u) { zs[e] = ${zStageType}(zb[sb0 * ${nz}u + e]); }`,
+        fill: `for (var e = lid; e < nb * ${nz}u; e += ${p.workgroup}u) { zs[e] = ${zStageType}(zb[${p.packed ? zIndex(`sb0 + e / ${nz}u`, `e % ${nz}u`, nz, p.packed, vecZ) : `sb0 * ${nz}u + e`}]); }`,
         tile: { name: 'zs', type: zStageType, src: 'zb', perToken: nz },
       }
     : undefined;
@@ -79,7 +92,7 @@ const source = (p: LowRankKernelParams): TapSource => {
   const needK = p.backward !== 'params';
   const needParams = p.backward !== 'dx';
   return {
-    key: `R=${R}|static=${p.static ? 1 : 0}|z${vecZ ? 4 : 1}|bwd=${p.backward}|tree=${p.tree ? 1 : 0}|stage=${SB}${p.writeUT ? '|ut' : ''}`,
+    key: `R=${R}|static=${p.static ? 1 : 0}|z${vecZ ? 4 : 1}|bwd=${p.backward}|tree=${p.tree ? 1 : 0}|stage=${SB}${p.writeUT ? '|ut' : ''}${packedKey(p.packed)}`,
     ...(staged ? { staged } : { tokenVars, loadToken }),
     inputs: [
       ['zb', vecZ ? `vec4<${dtype}>` : dtype],
@@ -143,8 +156,17 @@ export const lowRankForwardKey = (p: LowRankKernelParams): string =>
   `dynamicConvLowRank.fwd|${convLoopKey(p)}|${source(p).key}`;
 export const lowRankBackwardKey = (p: LowRankKernelParams): string =>
   `dynamicConvLowRank.bwd|${convLoopKey(p)}|${source(p).key}`;
-export const lowRankForwardWgsl = (p: LowRankKernelParams): string => convForwardWgsl(p, source(p));
-export const lowRankBackwardWgsl = (p: LowRankKernelParams): string => convBackwardWgsl(p, source(p));
+export const lowRankForwardWgsl = (p: LowRankKernelParams): string =>
+  inLayout(p, convForwardWgsl(p, source(p)));
+export const lowRankBackwardWgsl = (p: LowRankKernelParams): string =>
+  inLayout(p, convBackwardWgsl(p, source(p)));
+
+/** The token-loop kernel in the params' layout. */
+const inLayout = (p: LowRankKernelParams, wgsl: string): string => {
+  if (!p.packed) return wgsl;
+  const vec4 = zVec4(p);
+  return packTokenLoop(wgsl, { perToken: vec4 ? p.R / 4 : p.R, vec4 });
+};
 
 /** Compile-time parameters of the dz kernel. */
 export interface LowRankZGradParams {
@@ -169,6 +191,8 @@ export interface LowRankZGradParams {
    * H100 spent ~0.2 of the kernel's 0.32 ms in the staging loads).
    */
   readonly prefetch?: boolean;
+  /** x read from a packed tensor (packed-layout.ts); absent: x of its own. */
+  readonly packed?: PackedAccess;
 }
 
 /** Channels staged per step: keeps the U slice near 4 KiB and the dy and x tiles near 12 KiB, so all stay within 16 KiB. */
@@ -184,7 +208,7 @@ export const zGradChannels = (p: LowRankZGradParams): number =>
   );
 
 export const lowRankZGradKey = (p: LowRankZGradParams): string =>
-  `dynamicConvLowRank.dz|${p.dtype}|W=${p.W}|R=${p.R}|docs=${p.docs ? 1 : 0}|threads=${p.threads}|tokens=${p.tokens}|cc=${zGradChannels(p)}|pf=${p.prefetch ? 1 : 0}|ut`;
+  `dynamicConvLowRank.dz|${p.dtype}|W=${p.W}|R=${p.R}|docs=${p.docs ? 1 : 0}|threads=${p.threads}|tokens=${p.tokens}|cc=${zGradChannels(p)}|pf=${p.prefetch ? 1 : 0}|ut${packedKey(p.packed)}`;
 
 /**
  * Partial dz over one slice of channels: `part[slice, t, r] = Σ_w Σ_{c in slice}
@@ -239,7 +263,7 @@ export function lowRankZGradWgsl(p: LowRankZGradParams): string {
       threads: N,
       index: (e, n) => `${rowCol(e, n)} let s = i32(tBase + i) - ${W - 1};`,
       value: (c0) =>
-        `select(0.0, f32(xb[u32(clamp(s, 0, i32(u.count) - 1)) * u.D + min(${c0} + j, u.D - 1u)]), s >= 0 && s < i32(u.count) && ${c0} + j < cEnd)`,
+        `select(0.0, f32(xb[${xRowStart('u32(clamp(s, 0, i32(u.count) - 1))', p.packed)} + min(${c0} + j, u.D - 1u)]), s >= 0 && s < i32(u.count) && ${c0} + j < cEnd)`,
       store: (v) => `xS[i * ${stride}u + j] = ${v};`,
     }),
     stagedUTile(CC, W, Q, N),
@@ -249,7 +273,7 @@ export function lowRankZGradWgsl(p: LowRankZGradParams): string {
   const prefetchNext = p.prefetch
     ? `if (c0 + ${CC}u < cEnd) {\n      ${tiles.map((t) => t.load(`c0 + ${CC}u`)).join('\n      ')}\n    }`
     : '';
-  return `${dtype === 'f16' ? 'enable f16;\n' : ''}${convUniforms.wgsl}
+  return `${dtype === 'f16' ? 'enable f16;\n' : ''}${uniformsOf(p.packed).wgsl}
 @group(0) @binding(1) var<storage, read> gb: array<${dtype}>;
 @group(0) @binding(2) var<storage, read> xb: array<${dtype}>;
 @group(0) @binding(3) var<storage, read> ut: array<vec4<f32>>;

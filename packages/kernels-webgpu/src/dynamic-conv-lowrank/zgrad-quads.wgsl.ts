@@ -1,4 +1,5 @@
-import { convUniforms, each } from '../conv-core/conv-loop.wgsl.js';
+import { each } from '../conv-core/conv-loop.wgsl.js';
+import { type PackedAccess, packedKey, uniformsOf, xRowStart } from './packed-layout.js';
 import { stagedTile, stagedUTile } from './staged-tile.js';
 
 /** Compile-time parameters of the quad dz kernel. */
@@ -15,6 +16,8 @@ export interface LowRankZGradQuadsParams {
    * by component stores. Needs D and the channel slices to be multiples of 4.
    */
   readonly vec4Loads?: boolean;
+  /** x read from a packed tensor (packed-layout.ts; vec4Loads needs 'vec4'); absent: x of its own. */
+  readonly packed?: PackedAccess;
 }
 
 /** Groups of 4 consecutive tokens per workgroup (one thread per group and rank quad, <= 128 threads). */
@@ -27,7 +30,7 @@ export const zGradQuadsThreads = (p: LowRankZGradQuadsParams): number => groupsO
 export const zGradQuadsTokens = (p: LowRankZGradQuadsParams): number => 4 * groupsOf(p.R);
 
 export const lowRankZGradQuadsKey = (p: LowRankZGradQuadsParams): string =>
-  `dynamicConvLowRank.dzQuads|${p.dtype}|W=${p.W}|R=${p.R}|docs=${p.docs ? 1 : 0}|cc=${p.channels}|v4=${p.vec4Loads ? 1 : 0}`;
+  `dynamicConvLowRank.dzQuads|${p.dtype}|W=${p.W}|R=${p.R}|docs=${p.docs ? 1 : 0}|cc=${p.channels}|v4=${p.vec4Loads ? 1 : 0}${packedKey(p.packed)}`;
 
 /**
  * Partial dz over one slice of channels (the output of `lowRankZGradWgsl`,
@@ -72,16 +75,21 @@ export function lowRankZGradQuadsWgsl(p: LowRankZGradQuadsParams): string {
   const gCount = CC * G;
   const xCount = CC * (G + P);
   const uCount = CC * W * Q;
+  if (p.vec4Loads && p.packed === 'scalar')
+    throw new Error('lowRankZGradQuadsWgsl: vec4Loads needs a vec4 layout');
+  // Row start of token row `row` of dy (contiguous) or x (in the kernel's layout).
+  const rowStart = (buf: string, row: string, vec4 = false): string =>
+    xRowStart(row, buf === 'xb' ? p.packed : undefined, vec4);
   // Token s (i32 flat index) of channel c, 0 outside [0, count) and past cEnd.
   const load = (buf: string, s: string, c: string): string =>
-    `select(0.0, f32(${buf}[u32(clamp(${s}, 0, i32(u.count) - 1)) * u.D + min(${c}, u.D - 1u)]), ${s} >= 0 && ${s} < i32(u.count) && ${c} < cEnd)`;
+    `select(0.0, f32(${buf}[${rowStart(buf, `u32(clamp(${s}, 0, i32(u.count) - 1))`)} + min(${c}, u.D - 1u)]), ${s} >= 0 && ${s} < i32(u.count) && ${c} < cEnd)`;
   const group4 = (buf: string, first: string, c: string): string =>
     `vec4<f32>(${each(4, (k) => load(buf, `(${first} + ${k})`, c), ', ')})`;
   const CQ = CC / 4;
   // vec4 staging: element e is (tile row e / CQ, channel quad e % CQ); row r of a tile goes to
   // group r / 4, component r % 4, of the 4 channel rows of its quad.
   const rowLoad = (buf: string, s: string, c0: string): string =>
-    `select(vec4<f32>(0.0), vec4<f32>(${buf}[u32(clamp(${s}, 0, i32(u.count) - 1)) * (u.D / 4u) + min((${c0}) / 4u + tq, u.D / 4u - 1u)]), ${s} >= 0 && ${s} < i32(u.count) && (${c0}) + 4u * tq < cEnd)`;
+    `select(vec4<f32>(0.0), vec4<f32>(${buf}[${rowStart(buf, `u32(clamp(${s}, 0, i32(u.count) - 1))`, true)} + min((${c0}) / 4u + tq, u.D / 4u - 1u)]), ${s} >= 0 && ${s} < i32(u.count) && (${c0}) + 4u * tq < cEnd)`;
   const rowStore = (arr: string, stride: number, v: string): string =>
     `let rg = tr / 4u; let rk = tr % 4u; ${each(4, (m) => `${arr}[(4u * tq + ${m}u) * ${stride}u + rg][rk] = ${v}.${comps[m]};`, ' ')}`;
   const tile = (
@@ -148,7 +156,7 @@ export function lowRankZGradQuadsWgsl(p: LowRankZGradQuadsParams): string {
     let o = (slice * u.count + tok${k}) * ${R}u + 4u * q;
     ${each(4, (r) => `if (4u * q + ${r}u < ${R}u) { part[o + ${r}u] = acc${k}.${comps[r]}; }`, '\n    ')}
   }`;
-  return `${dtype === 'f16' ? 'enable f16;\n' : ''}${convUniforms.wgsl}
+  return `${dtype === 'f16' ? 'enable f16;\n' : ''}${uniformsOf(p.packed).wgsl}
 @group(0) @binding(1) var<storage, read> gb: array<${p.vec4Loads ? `vec4<${dtype}>` : dtype}>;
 @group(0) @binding(2) var<storage, read> xb: array<${p.vec4Loads ? `vec4<${dtype}>` : dtype}>;
 @group(0) @binding(3) var<storage, read> ut: array<vec4<f32>>;

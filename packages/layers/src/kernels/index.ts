@@ -9,6 +9,8 @@ export {
   dynamicConvHeadwise,
   dynamicConvHeadwiseStep,
   dynamicConvLowRank,
+  dynamicConvLowRankPacked,
+  dynamicConvLowRankPackedSupported,
   dynamicConvLowRankStep,
   shortConv,
   shortConvStep,
