@@ -1,4 +1,4 @@
-import { type Backend, concat, type DType, reshape, type Tensor, tidy } from '@dynconv/tensor';
+import { type Backend, concat, type DType, reshape, type Tensor, tidy, WebGPUBackend } from '@dynconv/tensor';
 import { layerFusion } from './fused/gpu.js';
 import { splitHeadsRoPE } from './fused/rope-heads.js';
 import type { InitOptions } from './init.js';
@@ -115,6 +115,17 @@ const splitHeads = (x: Tensor, heads: number, dh: number): Tensor => {
 type Heads = { q: Tensor; k: Tensor; v: Tensor; extra: Tensor[] };
 
 /**
+ * The width multiple of the packed q|k|v|z projection of low-rank DSC: 256
+ * when the backend runs matmuls on subgroup matrices (reduced precision),
+ * else 1. Why: on the H100 that kernel's dX = dY·W (K = the packed width)
+ * took 0.72 ms at K = 2320-2432 (2352 unpadded) against 0.29-0.32 ms at
+ * K = 2304 and 2560 (docs/results/perf-h100-session4/README.md); the zero
+ * columns cost ~8 % more in the forward and dW matmuls, so f32 runs unpadded.
+ */
+export const packedWidthMultiple = (backend: Backend): number =>
+  backend instanceof WebGPUBackend && backend.tuning.matmul.reducedPrecision ? 256 : 1;
+
+/**
  * The q/k/v streams `[B, T, heads·dh]` after their convs, and the extra
  * projections: one fused matmul for q/k/v, the dynamic convs' generators and
  * the extras.
@@ -137,7 +148,7 @@ function projectStreams(p: Attention, x: Tensor, mode: SequenceMode, extraLayers
     layerFusion.enabled &&
     canPackLowRank(streams, x)
   ) {
-    const packed = fusedLinearPacked(fused, x);
+    const packed = fusedLinearPacked(fused, x, packedWidthMultiple(x.backend));
     const starts = fused.map((_, i) => fused.slice(0, i).reduce((n, l) => n + linearShape(l).outFeatures, 0));
     const columns = [0, 1, 2].map((i) => ({ x: starts[i]!, z: starts[3 + i]! }));
     const [q0, k0, v0] = shortConvsPacked(

@@ -71,19 +71,26 @@ export function fusedLinear(layers: readonly Linear[], x: Tensor): Tensor[] {
  * {@link fusedLinear} without the split: `x [..., in] → [..., Σ out_i]`, the
  * layers' outputs side by side, for a consumer that reads them packed (e.g.
  * `splitHeadsRoPE`, `swigluPacked`) and so hands back one packed gradient.
+ * `padTo` > 1 appends zero weight rows (and zero bias) up to a multiple of
+ * it: the output gets that many extra columns, always zero, whose gradient
+ * the consumer must leave zero (see `packedWidthMultiple` in attention.ts).
  */
-export function fusedLinearPacked(layers: readonly Linear[], x: Tensor): Tensor {
-  if (layers.length === 1) return linear(layers[0]!, x);
+export function fusedLinearPacked(layers: readonly Linear[], x: Tensor, padTo = 1): Tensor {
+  const widths = layers.map((l) => linearShape(l).outFeatures);
+  const total = widths.reduce((a, b) => a + b, 0);
+  const pad = Math.ceil(total / padTo) * padTo - total;
+  if (layers.length === 1 && pad === 0) return linear(layers[0]!, x);
   return tidy(() => {
-    const widths = layers.map((l) => linearShape(l).outFeatures);
-    const weight = concatOwned(layers.map((l) => l.weight));
+    const { weight: w0 } = layers[0]!;
+    const place = { backend: w0.backend, dtype: w0.dtype };
+    const padRows = pad > 0 ? [zeros([pad, w0.shape[1]!], place)] : [];
+    const weight = concatOwned([...layers.map((l) => l.weight), ...padRows]);
     const anyBias = layers.some((l) => l.bias);
     const bias = anyBias
-      ? concatOwned(
-          layers.map(
-            (l, i) => l.bias ?? zeros([widths[i]!], { backend: l.weight.backend, dtype: l.weight.dtype }),
-          ),
-        )
+      ? concatOwned([
+          ...layers.map((l, i) => l.bias ?? zeros([widths[i]!], place)),
+          ...(pad > 0 ? [zeros([pad], place)] : []),
+        ])
       : undefined;
     return linear(bias ? { weight, bias } : { weight }, x);
   });

@@ -237,10 +237,22 @@ async function trainingShapes(b: WebGPUBackend, results: Result[], sg: boolean):
     ['lm head x@W^T', T, 50304, 768, 'xWt'],
     ['lm head dX=dY@W', T, 768, 50304, 'xW'],
     ['lm head dW=dY^T@X', 50304, 768, T, 'dW'],
+    // DSC on Q/K/V: the three generators (R = 16 each) ride in the q/k/v matmul (2352 wide;
+    // BENCH_DSC_WIDTHS=2352,2368 adds padded widths).
+    ...(process.env.BENCH_DSC_WIDTHS ?? '2352').split(',').flatMap((text): typeof shapes => {
+      const w = Number(text);
+      return [
+        [`dsc qkv ${w} x@W^T`, T, w, 768, 'xWt'],
+        [`dsc qkv ${w} dX=dY@W`, T, 768, w, 'xW'],
+        [`dsc qkv ${w} dW=dY^T@X`, w, 768, T, 'dW'],
+      ];
+    }),
   ];
+  // BENCH_TRAIN_ONLY=text: only the shapes whose name contains it.
+  const selected = shapes.filter(([name]) => name.includes(process.env.BENCH_TRAIN_ONLY ?? ''));
   const only = process.env.BENCH_TRAIN_F32?.split(',');
   const f32Tunings = TRAIN_F32.filter(([name]) => !only || only.some((o) => name.includes(o)));
-  for (const [name, m, n, k, kind] of shapes) {
+  for (const [name, m, n, k, kind] of selected) {
     // Storage: xWt: A [m, k], W [n, k]; xW: A [m, k], W [k, n]; dW: dY [k, m] (A = dY^T), X [k, n].
     const aLen = m * k;
     const bLen = k * n;
