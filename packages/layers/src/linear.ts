@@ -130,8 +130,11 @@ function concatOwned(ts: readonly Tensor[]): Tensor {
   record('concatOwned', ts, [out], [], ([g]) => {
     let start = 0;
     return ts.map((t) => {
-      const piece = narrow(g!, 0, start, t.shape[0]!);
+      const begin = start;
       start += t.shape[0]!;
+      // Constant inputs (the zero padding rows) need no gradient: no copy either.
+      if (!t.requiresGrad) return null;
+      const piece = narrow(g!, 0, begin, t.shape[0]!);
       const own = empty(g!.backend, piece.shape, g!.dtype);
       g!.backend.copy(piece.view(), own.view());
       return own;
