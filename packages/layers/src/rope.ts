@@ -26,17 +26,19 @@ export function initRoPE(o: RoPEOptions): RoPE {
   return { headDim: o.headDim, rotaryDim, theta: o.theta ?? 10000 };
 }
 
-/**
- * Cos and sin tables `[length, rotaryDim/2]` for absolute positions
- * `offset .. offset+length-1`, computed on the host in float64 (accurate for
- * large positions) and uploaded.
- */
-export function ropeTables(
-  p: RoPE,
-  offset: number,
-  length: number,
-  placement: { backend?: Backend; dtype?: DType } = {},
-): { cos: Tensor; sin: Tensor } {
+/** Host tables already computed, newest last (a training run asks for the same ones every layer and step). */
+const hostTables = new Map<string, { cos: Float64Array; sin: Float64Array }>();
+const HOST_TABLES_KEPT = 8;
+
+/** The float64 cos/sin values of {@link ropeTables}, memoized (the trig cost ~1-3 ms per call on a server CPU). */
+function hostRopeTables(p: RoPE, offset: number, length: number): { cos: Float64Array; sin: Float64Array } {
+  const key = `${p.theta}|${p.rotaryDim}|${offset}|${length}`;
+  const hit = hostTables.get(key);
+  if (hit) {
+    hostTables.delete(key);
+    hostTables.set(key, hit);
+    return hit;
+  }
   const half = p.rotaryDim / 2;
   const cos = new Float64Array(length * half);
   const sin = new Float64Array(length * half);
@@ -48,7 +50,24 @@ export function ropeTables(
       sin[t * half + i] = Math.sin(angle);
     }
   }
-  const o = { shape: [length, half], ...placement };
+  hostTables.set(key, { cos, sin });
+  if (hostTables.size > HOST_TABLES_KEPT) hostTables.delete(hostTables.keys().next().value!);
+  return { cos, sin };
+}
+
+/**
+ * Cos and sin tables `[length, rotaryDim/2]` for absolute positions
+ * `offset .. offset+length-1`, computed on the host in float64 (accurate for
+ * large positions; the last few are memoized) and uploaded as new tensors.
+ */
+export function ropeTables(
+  p: RoPE,
+  offset: number,
+  length: number,
+  placement: { backend?: Backend; dtype?: DType } = {},
+): { cos: Tensor; sin: Tensor } {
+  const { cos, sin } = hostRopeTables(p, offset, length);
+  const o = { shape: [length, p.rotaryDim / 2], ...placement };
   return { cos: tensor(cos, o), sin: tensor(sin, o) };
 }
 

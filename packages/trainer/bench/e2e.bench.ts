@@ -8,7 +8,7 @@
  *   BENCH_OUT=out node DIR/e2e.mjs
  *
  * Env: E2E_LAYERS (12), E2E_DMODEL (768), E2E_HEADS (12), E2E_HIDDEN (2048),
- * E2E_VOCAB (50304), E2E_BATCH (8), E2E_SEQ (1024), E2E_STEPS (3 timed),
+ * E2E_VOCAB (50304), E2E_BATCH (8), E2E_SEQ (1024), E2E_STEPS (8 timed),
  * E2E_WARMUP (1), E2E_VARIANTS (plain,dsc), E2E_MODES (f32,mixed),
  * E2E_BUDGET_S (stop starting new configurations after this many seconds),
  * E2E_PROFILE=1 (after the timed steps, one more step with every dispatch

@@ -41,7 +41,7 @@ export const E2E_DEFAULTS: E2eOptions = {
   vocab: 50304,
   batch: 8,
   seqLen: 1024,
-  steps: 3,
+  steps: 8,
   warmup: 1,
   variants: ['plain', 'dsc'],
   modes: ['f32', 'mixed'],
