@@ -1,28 +1,21 @@
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Effect, Exit } from 'effect';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { makeCheckpointStore } from '../src/checkpoint/CheckpointStore.js';
 import { readCheckpoint, resolveCheckpointPath } from '../src/checkpoint/checkpoint-io.js';
 import { CHECKPOINT_FORMAT, type CheckpointState } from '../src/checkpoint/format.js';
-import { failureOf, runTiny, tempDir, tinyConfig, trainLosses } from './support/harness.js';
+import {
+  failureOf,
+  runTiny,
+  tempDirsPerTest,
+  tinyConfig,
+  trainLosses,
+  writeConfig,
+} from './support/harness.js';
 import { finished, spawnChildRun } from './support/spawn.js';
 
-let cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanups) c();
-  cleanups = [];
-});
-const newDir = () => {
-  const t = tempDir();
-  cleanups.push(t.cleanup);
-  return t.dir;
-};
-const writeConfig = (dir: string, config: unknown, name = 'config.in.json') => {
-  const file = join(dir, name);
-  writeFileSync(file, JSON.stringify(config));
-  return file;
-};
+const newDir = tempDirsPerTest();
 
 const fakeState = (step: number): CheckpointState => ({
   format: CHECKPOINT_FORMAT,

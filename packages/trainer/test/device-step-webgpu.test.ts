@@ -25,8 +25,8 @@ interface Scenario {
   readonly lossScale?: { initial: number; growthInterval: number };
 }
 
-/** The same loop decided on the host: read the norm, clip, skip non-finite steps, PyTorch's GradScaler rules. */
-async function hostLoop(s: Scenario, initial: Float32Array[]) {
+/** Parameters with `initial` values on the GPU and a fused AdamW over them. */
+function setup(initial: Float32Array[]) {
   const params = new Map(initial.map((v, i) => [`p${i}`, tensor(v, { shape: SHAPES[i]!, backend: gpu })]));
   const opt = new AdamW(
     params,
@@ -34,6 +34,12 @@ async function hostLoop(s: Scenario, initial: Float32Array[]) {
     OPTIONS,
     makeFusedAdamWUpdate(gpu.runtime),
   );
+  return { params, opt };
+}
+
+/** The same loop decided on the host: read the norm, clip, skip non-finite steps, PyTorch's GradScaler rules. */
+async function hostLoop(s: Scenario, initial: Float32Array[]) {
+  const { params, opt } = setup(initial);
   let scale = s.lossScale?.initial ?? 1;
   let good = 0;
   const records: DeviceStepRecord[] = [];
@@ -65,13 +71,7 @@ async function hostLoop(s: Scenario, initial: Float32Array[]) {
 
 /** The loop with every decision on the device: no read-back until the end. */
 async function deviceLoop(s: Scenario, initial: Float32Array[]) {
-  const params = new Map(initial.map((v, i) => [`p${i}`, tensor(v, { shape: SHAPES[i]!, backend: gpu })]));
-  const opt = new AdamW(
-    params,
-    paramGroups(params, new Set(), 0.1),
-    OPTIONS,
-    makeFusedAdamWUpdate(gpu.runtime),
-  );
+  const { params, opt } = setup(initial);
   const control = new DeviceStepControl(gpu, { maxNorm: MAX_NORM, ...OPTIONS, ...s });
   const reads: Promise<DeviceStepRecord>[] = [];
   for (const [step, grads] of s.grads.entries()) {

@@ -1,29 +1,22 @@
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Exit } from 'effect';
-import { afterEach, describe, expect, it } from 'vitest';
-import { failureOf, runTiny, tempDir, tinyConfig, trainLosses } from './support/harness.js';
+import { describe, expect, it } from 'vitest';
+import {
+  failureOf,
+  runTiny,
+  tempDirsPerTest,
+  tinyConfig,
+  trainLosses,
+  writeConfig,
+} from './support/harness.js';
 
 /**
  * The training loop on WebGPU (llvmpipe here), where clipping, the overflow
  * skip and the loss scale are decided on the GPU (`DeviceStepControl`) and the
- * loop records step n+1 before it reads step n's outcome.
+ * loop records step n+1 before it reads step n's outcome. (Non-finite steps on
+ * WebGPU: `trainer.test.ts`.)
  */
-let cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanups) c();
-  cleanups = [];
-});
-const newDir = () => {
-  const t = tempDir();
-  cleanups.push(t.cleanup);
-  return t.dir;
-};
-const writeConfig = (dir: string, config: unknown) => {
-  const file = join(dir, 'config.in.json');
-  writeFileSync(file, JSON.stringify(config));
-  return file;
-};
+const newDir = tempDirsPerTest();
 const gpuConfig = (over: Record<string, unknown> = {}) => tinyConfig({ device: 'webgpu', ...over });
 
 describe('training loop on WebGPU (device-decided steps)', () => {
@@ -54,37 +47,6 @@ describe('training loop on WebGPU (device-decided steps)', () => {
     expect(second.summary!.reason).toBe('completed');
     const resumed = [...trainLosses(first.records), ...trainLosses(second.records)];
     expect(resumed).toEqual(trainLosses(full.records));
-  });
-
-  it('skips non-finite steps on the device and books them as the CPU loop does', async () => {
-    const dir = newDir();
-    const cfg = gpuConfig({
-      model: { architecture: 'test-bigram', config: { vocabSize: 32, dModel: 8, nanAtCalls: [3, 4, 9] } },
-    });
-    const { exit, records, summary } = await runTiny({
-      configFile: writeConfig(dir, cfg),
-      runDir: join(dir, 'run'),
-    });
-    expect(Exit.isSuccess(exit)).toBe(true);
-    const skips = records.filter((r) => r.type === 'skip');
-    expect(skips.map((r) => [r.step, r.consecutive, r.skipped])).toEqual([
-      [3, 1, 1],
-      [4, 2, 2],
-      [9, 1, 3],
-    ]);
-    expect(summary!.skippedSteps).toBe(3);
-    expect(trainLosses(records).every(([, l]) => Number.isFinite(l))).toBe(true);
-  });
-
-  it('stops after nanPatience non-finite steps in a row', async () => {
-    const dir = newDir();
-    const cfg = gpuConfig({
-      nanPatience: 3,
-      model: { architecture: 'test-bigram', config: { vocabSize: 32, dModel: 8, nanAtCalls: [2, 3, 4, 5] } },
-    });
-    const { exit, records } = await runTiny({ configFile: writeConfig(dir, cfg), runDir: join(dir, 'run') });
-    expect(failureOf(exit)._tag).toBe('TrainingDiverged');
-    expect(records.at(-1)).toMatchObject({ type: 'end', reason: 'diverged', step: 4 });
   });
 
   it("trains in precision 'mixed' (f16 matmuls where the device has them, loss scaling)", async () => {

@@ -1,24 +1,17 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Exit } from 'effect';
-import { afterEach, describe, expect, it } from 'vitest';
-import { failureOf, runTiny, tempDir, tinyConfig, trainLosses } from './support/harness.js';
+import { describe, expect, it } from 'vitest';
+import {
+  failureOf,
+  runTiny,
+  tempDirsPerTest,
+  tinyConfig,
+  trainLosses,
+  writeConfig,
+} from './support/harness.js';
 
-let cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanups) c();
-  cleanups = [];
-});
-const newDir = () => {
-  const t = tempDir();
-  cleanups.push(t.cleanup);
-  return t.dir;
-};
-const writeConfig = (dir: string, config: unknown) => {
-  const file = join(dir, 'config.in.json');
-  writeFileSync(file, JSON.stringify(config));
-  return file;
-};
+const newDir = tempDirsPerTest();
 
 describe('training loop', () => {
   it('trains, evaluates, logs JSONL, writes the resolved config and keeps the last checkpoints', async () => {
@@ -63,10 +56,14 @@ describe('training loop', () => {
       .map((r) => r.step);
     expect(steps).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
   });
+});
 
+// On WebGPU the skip is decided on the GPU and booked a step later (device step control): same records.
+describe.each(['cpu', 'webgpu'] as const)('non-finite steps on %s', (device) => {
   it('skips non-finite steps, counts them and keeps training', async () => {
     const dir = newDir();
     const cfg = tinyConfig({
+      device,
       model: { architecture: 'test-bigram', config: { vocabSize: 32, dModel: 8, nanAtCalls: [3, 4, 9] } },
     });
     const { exit, records, summary } = await runTiny({
@@ -87,6 +84,7 @@ describe('training loop', () => {
   it('stops with a clear error after nanPatience non-finite steps in a row', async () => {
     const dir = newDir();
     const cfg = tinyConfig({
+      device,
       nanPatience: 3,
       model: { architecture: 'test-bigram', config: { vocabSize: 32, dModel: 8, nanAtCalls: [2, 3, 4, 5] } },
     });

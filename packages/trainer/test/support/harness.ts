@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Effect, Exit, Layer } from 'effect';
+import { afterEach } from 'vitest';
 import { memorySink } from '../../src/metrics/MetricsSink.js';
 import type { MetricRecord, TrainRecord } from '../../src/metrics/records.js';
 import { Architectures } from '../../src/model/Architectures.js';
@@ -60,3 +61,24 @@ export const failureOf = (exit: Exit.Exit<unknown, unknown>): { _tag?: string; m
 };
 
 export { Layer };
+
+/** Temp folders for one test file, each removed after its test: call at the top level, then `newDir()` per test. */
+export function tempDirsPerTest(): () => string {
+  let cleanups: (() => void)[] = [];
+  afterEach(() => {
+    for (const c of cleanups) c();
+    cleanups = [];
+  });
+  return () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    return t.dir;
+  };
+}
+
+/** Writes `config` as JSON into `dir` and returns the file. */
+export const writeConfig = (dir: string, config: unknown, name = 'config.in.json'): string => {
+  const file = join(dir, name);
+  writeFileSync(file, JSON.stringify(config));
+  return file;
+};
