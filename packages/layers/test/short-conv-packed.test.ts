@@ -26,6 +26,16 @@ const dscAttention: Omit<AttentionOptions, 'generator' | 'backend'> = {
   },
 };
 
+/** MHA with one low-rank spec on q, k and v (the model's dynamic-qkv): the three streams share each dispatch. */
+const sameShapeAttention: Omit<AttentionOptions, 'generator' | 'backend'> = {
+  dModel: 12,
+  nHeads: 3,
+  headDim: 4,
+  convs: Object.fromEntries(
+    ['q', 'k', 'v'].map((n) => [n, { kind: 'low-rank', width: 4, rank: 4 } satisfies ShortConvSpec]),
+  ),
+};
+
 const docStarts = (B: number, T: number, cuts: readonly number[]): number[] =>
   Array.from({ length: B * T }, (_, i) => Math.max(0, ...cuts.filter((c) => c <= i % T)));
 
@@ -43,39 +53,44 @@ describe('packed low-rank convs: when they apply', () => {
 });
 
 describe('packed low-rank convs (WebGPU)', () => {
-  gpuTest(
-    'attention with low-rank DSC on q, k, v runs the packed convs and matches the f64 reference',
-    async ({ backend }) => {
-      const p = initAttention({ ...dscAttention, backend, generator: new Generator(5) });
-      const [B, T] = [2, 7];
-      const values = docStarts(B, T, [3]);
-      const specs = [
-        { shape: [B, T, 12] },
-        ...paramSpecs(p),
-        { shape: [B, T], dtype: 'i32' as const, init: (i: number) => values[i]! },
-      ];
-      const run = ([x, ...rest]: Tensor[]) =>
-        attention(rebind(p, rest.slice(0, -1)), x!, { docStart: rest[rest.length - 1]! });
-      let keys: string[] = [];
-      await checkOp(
-        'attention packed DSC',
-        specs,
-        (t) => {
-          if (t[0]!.backend !== backend) return run(t);
-          let y: Tensor | null = null;
-          keys = dispatchedKeys(backend, () => {
-            y = run(t);
-          });
-          return y!;
-        },
-        { backend, fd: false },
-      );
-      const convKernels = keys.filter((k) => k.startsWith('dynamicConvLowRank.'));
-      expect(convKernels.length).toBe(3);
-      for (const k of convKernels) expect(k).toMatch(/^dynamicConvLowRank\.fwd\|.*\|packed=/);
-      disposeParameters(p);
-    },
-  );
+  for (const [name, options, forwards, streams] of [
+    ['streams of different shapes', dscAttention, 3, 1],
+    ['streams of one shape (one dispatch for all three)', sameShapeAttention, 1, 3],
+  ] as const)
+    gpuTest(
+      `attention with low-rank DSC on q, k, v runs the packed convs and matches the f64 reference: ${name}`,
+      async ({ backend }) => {
+        const p = initAttention({ ...options, backend, generator: new Generator(5) });
+        const [B, T] = [2, 7];
+        const values = docStarts(B, T, [3]);
+        const specs = [
+          { shape: [B, T, 12] },
+          ...paramSpecs(p),
+          { shape: [B, T], dtype: 'i32' as const, init: (i: number) => values[i]! },
+        ];
+        const run = ([x, ...rest]: Tensor[]) =>
+          attention(rebind(p, rest.slice(0, -1)), x!, { docStart: rest[rest.length - 1]! });
+        let keys: string[] = [];
+        await checkOp(
+          'attention packed DSC',
+          specs,
+          (t) => {
+            if (t[0]!.backend !== backend) return run(t);
+            let y: Tensor | null = null;
+            keys = dispatchedKeys(backend, () => {
+              y = run(t);
+            });
+            return y!;
+          },
+          { backend, fd: false },
+        );
+        const convKernels = keys.filter((k) => k.startsWith('dynamicConvLowRank.'));
+        expect(convKernels.length).toBe(forwards);
+        for (const k of convKernels)
+          expect(k).toMatch(new RegExp(`^dynamicConvLowRank\\.fwd\\|.*\\|packed=\\w+\\|streams=${streams}`));
+        disposeParameters(p);
+      },
+    );
 
   gpuTest(
     'shortConvsPacked equals shortConv on the views, to the bit, and copies nothing',

@@ -6,7 +6,7 @@ import {
   sumPartialsUniforms,
   sumPartialsWgsl,
 } from '../common/sum-partials.wgsl.js';
-import { convUniforms } from './conv-loop.wgsl.js';
+import { convUniforms, type LaunchLayout } from './conv-layout.js';
 
 /**
  * Launch shape of the token-loop kernels. `workgroup`: threads along channels.
@@ -66,6 +66,18 @@ export const convTuning = {
   lowRankZGradQuadsChannels: 8,
   /** Low-rank dz: software-pipelined staging (LowRankZGradParams.prefetch). H100: 0.326 → 0.289 ms. */
   lowRankZGradPrefetch: true,
+  /**
+   * Packed low-rank op: most streams of one shape a dispatch covers (grid
+   * spans streams × blocks; the device's storage-binding limit and
+   * MAX_PACKED_STREAMS may lower it). 1: a dispatch per stream and kernel,
+   * as before; the env `DYNCONV_LOWRANK_STREAMS_PER_DISPATCH` at load sets
+   * it (the baseline of an A/B measurement in one run).
+   */
+  lowRankStreamsPerDispatch:
+    Number(
+      (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env
+        ?.DYNCONV_LOWRANK_STREAMS_PER_DISPATCH,
+    ) || 4,
 };
 
 /** How a `[B, T]` token range splits into chunks of L tokens (chunks never cross sequences). */
@@ -89,19 +101,27 @@ export const bind = (t: Tensor, write = false): Binding => ({
   ...(write ? { write } : {}),
 });
 
-/** Dispatches a token-loop kernel over `[ceil(D / workgroup), numChunks]` (chunks folded into z past the limit). */
+/**
+ * Dispatches a token-loop kernel over `[ceil(D / workgroup), numChunks]`
+ * (chunks folded into z past the limit); with a `layout` (conv-layout.ts),
+ * grid x spans its streams × the channel blocks (`blocks` of them per stream)
+ * and the uniforms carry the layout's values.
+ */
 export function dispatchTokenLoop(
   rt: KernelRuntime,
   spec: { key: string; code: () => string; bindings: readonly Binding[]; workgroup: number },
   dims: { T: number; D: number; H?: number; hs?: number; W: number; rows?: number },
   chunks: Chunking,
+  layout?: LaunchLayout,
 ): void {
   const folded = foldGrid(chunks.numChunks, rt.maxWorkgroupsPerDimension);
+  const blocks = Math.ceil(dims.D / spec.workgroup);
   rt.dispatch({
     pipelineKey: spec.key,
     makeCode: spec.code,
     bindings: spec.bindings,
-    uniforms: convUniforms.pack({
+    uniforms: (layout?.uniforms ?? convUniforms).pack({
+      ...(layout ? { ...layout.values, blocks } : {}),
       T: dims.T,
       D: dims.D,
       L: chunks.L,
@@ -113,7 +133,7 @@ export function dispatchTokenLoop(
       WD: dims.W * dims.D,
       rows: dims.rows ?? 0,
     }),
-    workgroups: [Math.ceil(dims.D / spec.workgroup), folded.grid[0], folded.grid[1]],
+    workgroups: [blocks * (layout?.streams ?? 1), folded.grid[0], folded.grid[1]],
   });
 }
 

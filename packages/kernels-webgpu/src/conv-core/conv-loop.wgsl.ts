@@ -1,4 +1,12 @@
-import { Uniforms } from '../common/uniforms.js';
+import {
+  type BindingDecl,
+  bindingDecls,
+  type ConvLayout,
+  contiguousLayout,
+  forEachStream,
+} from './conv-layout.js';
+
+export { convUniforms } from './conv-layout.js';
 
 /**
  * The token loop shared by the three convolution variants. One thread owns
@@ -14,6 +22,10 @@ import { Uniforms } from '../common/uniforms.js';
  * t+W-1. Reductions over tokens (dW, dS, dbias, dU) accumulate per thread and
  * are written as per-chunk partials `[numChunks, rows, D]`, summed by a second
  * deterministic pass; no atomics, so results are bitwise reproducible.
+ *
+ * Where x, dx and (per stream) dy and y live, and how many streams one
+ * dispatch covers, is the {@link ConvLayout} (conv-layout.ts; default:
+ * tensors of their own, one stream).
  */
 export interface ConvLoopParams {
   readonly dtype: 'f32' | 'f16';
@@ -85,13 +97,13 @@ export interface TapSource {
     readonly fill: string;
     /**
      * The same staging as a flat copy, for the pipelined form: workgroup array
-     * `name[e] = type(src[(sb0 + e / perToken) * perToken + e % perToken])`
-     * for e < block * perToken.
+     * `name[e] = type(read(sb0 + e / perToken, e % perToken))` for e < block * perToken.
      */
     readonly tile: {
       readonly name: string;
       readonly type: string;
-      readonly src: string;
+      /** The read of value `col` of token row `row` (row: a call expression), e.g. `zb[row * 4u + col]`. */
+      readonly read: (row: string, col: string) => string;
       readonly perToken: number;
     };
   };
@@ -115,34 +127,12 @@ export interface TapSource {
   readonly backwardDx?: boolean;
 }
 
-export const convUniforms = new Uniforms([
-  ['T', 'u32'],
-  ['D', 'u32'],
-  ['L', 'u32'], // tokens per chunk
-  ['chunksPerSeq', 'u32'],
-  ['numChunks', 'u32'],
-  ['gridX', 'u32'],
-  ['H', 'u32'], // head-wise: heads
-  ['hs', 'u32'], // head-wise: channels per head
-  ['WD', 'u32'], // W * D
-  ['rows', 'u32'], // partial rows per chunk
-  ['count', 'u32'], // token-major kernels: flat tokens B * T
-]);
-
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 export const each = (n: number, line: (i: number) => string, sep = '\n    '): string =>
   range(n).map(line).join(sep);
 
-const header = (p: ConvLoopParams, s: TapSource): string =>
-  `${[...(p.dtype === 'f16' ? ['f16'] : []), ...(s.enables ?? [])].map((e) => `enable ${e};\n`).join('')}${convUniforms.wgsl}${s.staged ? `\n${s.staged.decl}` : ''}`;
-
-const decls = (names: readonly (readonly [string, string, boolean])[]): string =>
-  names
-    .map(
-      ([n, t, w], i) =>
-        `@group(0) @binding(${i + 1}) var<storage, ${w ? 'read_write' : 'read'}> ${n}: array<${t}>;`,
-    )
-    .join('\n');
+const header = (p: ConvLoopParams, s: TapSource, l: ConvLayout): string =>
+  `${[...(p.dtype === 'f16' ? ['f16'] : []), ...(s.enables ?? [])].map((e) => `enable ${e};\n`).join('')}${l.uniforms.wgsl}${s.staged ? `\n${s.staged.decl}` : ''}`;
 
 /**
  * Thread coordinates: channel `c`, chunk, sequence row start and the chunk's
@@ -150,15 +140,19 @@ const decls = (names: readonly (readonly [string, string, boolean])[]): string =
  * nothing: \`live\` is false) so that a workgroup's control flow is uniform,
  * as subgroup operations in a variant's code require.
  */
-const coordinates = (p: ConvLoopParams): string => `
+const coordinates = (p: ConvLoopParams, l: ConvLayout): string => {
+  const prelude = l.prelude('wid.x');
+  const block = l.block('wid.x');
+  return `
   let chunk = wid.y + wid.z * u.gridX;
-  if (chunk >= u.numChunks) { return; }
-  let live = wid.x * ${p.workgroup}u + lid < u.D;
-  let c = min(wid.x * ${p.workgroup}u + lid, u.D - 1u);
+  if (chunk >= u.numChunks) { return; }${prelude ? `\n  ${prelude}` : ''}
+  let live = ${block} * ${p.workgroup}u + lid < u.D;
+  let c = min(${block} * ${p.workgroup}u + lid, u.D - 1u);
   let seq = chunk / u.chunksPerSeq;
   let t0 = (chunk % u.chunksPerSeq) * u.L;
   let t1 = min(t0 + u.L, u.T);
   let row = seq * u.T;`;
+};
 
 /** Masks m_w = 1 when tap w of token t stays in the document (t - w >= docStart), else 0. */
 const masks = (p: ConvLoopParams): string =>
@@ -175,6 +169,8 @@ interface Prefetch {
   readonly x: boolean;
   readonly dy: boolean;
 }
+/** Index of channel `c` of token row `row` in y and dy (per-stream tensors of their own, in every layout). */
+const yIndex = (row: string): string => `${row} * u.D + c`;
 /** Prefetch slot i of register `name` (slot 0 is the next token to take). */
 const slot = (name: string, i: number): string => `${name}_${i}`;
 const prefetchVars = (p: ConvLoopParams, s: TapSource, f: Prefetch): (readonly [string, string])[] => [
@@ -189,10 +185,17 @@ const prefetchDecls = (p: ConvLoopParams, s: TapSource, f: Prefetch): string =>
     .flatMap(([n, t]) => Array.from({ length: depth(p) }, (_, i) => `var ${slot(n, i)}: ${t};`))
     .join('\n  ');
 /** Loads flat token `tok` into prefetch slot `i`. */
-const prefetchLoads = (p: ConvLoopParams, s: TapSource, f: Prefetch, tok: string, i: number): string =>
+const prefetchLoads = (
+  p: ConvLoopParams,
+  s: TapSource,
+  l: ConvLayout,
+  f: Prefetch,
+  tok: string,
+  i: number,
+): string =>
   [
-    f.x ? `${slot('nx', i)} = f32(xb[(${tok}) * u.D + c]);` : '',
-    f.dy ? `${slot('ng', i)} = f32(gb[(${tok}) * u.D + c]);` : '',
+    f.x ? `${slot('nx', i)} = f32(xb[${l.xIndex(`(${tok})`)}]);` : '',
+    f.dy ? forEachStream(l, (b) => `${slot('ng', i)} = f32(${b('gb')}[${yIndex(`(${tok})`)}]);`) : '',
     p.docs ? `${slot('nds', i)} = db[${tok}];` : '',
     s.loadToken ? s.loadToken(tok, `@${i}@`) : '',
   ]
@@ -235,14 +238,14 @@ const stageDecls = (p: ConvLoopParams, f: Prefetch): string => {
     .join('\n');
 };
 /** Refills the staged block every `SB` tokens (uniform control flow: the whole workgroup walks the same t). */
-const stageBlock = (p: ConvLoopParams, s: TapSource, f: Prefetch, tStop: string): string => {
+const stageBlock = (p: ConvLoopParams, s: TapSource, l: ConvLayout, f: Prefetch, tStop: string): string => {
   const SB = blockSize(p, s);
   if (!SB) return '';
   const st = stagedOf(p, f);
-  const col = (arr: string, buf: string): string =>
+  const col = (arr: string, buf: string, index: (row: string) => string): string =>
     each(
       SB,
-      (i) => `${arr}[${i * p.workgroup}u + lid] = f32(${buf}[min(sb0 + ${i}u, last) * u.D + c]);`,
+      (i) => `${arr}[${i * p.workgroup}u + lid] = f32(${buf}[${index(`min(sb0 + ${i}u, last)`)}]);`,
       '\n      ',
     );
   return `if ((t - t0) % ${SB}u == 0u) {
@@ -251,8 +254,8 @@ const stageBlock = (p: ConvLoopParams, s: TapSource, f: Prefetch, tStop: string)
       let nb = min(${SB}u, ${tStop} - t);
       ${st.x || st.dy ? `let last = row + ${tStop} - 1u;` : ''}
       ${s.staged?.fill ?? ''}
-      ${st.x ? col('xsh', 'xb') : ''}
-      ${st.dy ? col('gsh', 'gb') : ''}
+      ${st.x ? col('xsh', 'xb', l.xIndex) : ''}
+      ${st.dy ? forEachStream(l, (b) => col('gsh', b('gb'), yIndex), '\n      ') : ''}
       workgroupBarrier();
     }`;
 };
@@ -264,6 +267,7 @@ const stageBlock = (p: ConvLoopParams, s: TapSource, f: Prefetch, tStop: string)
 const pipelinedStage = (
   p: ConvLoopParams,
   s: TapSource,
+  l: ConvLayout,
   f: Prefetch,
   tStop: string,
 ): { prologue: string; refill: string } => {
@@ -279,6 +283,12 @@ const pipelinedStage = (
     ...(st.x ? [['xsh', 'xb', 'xr'] as const] : []),
     ...(st.dy ? [['gsh', 'gb', 'gr'] as const] : []),
   ];
+  // x is one binding in the layout's indexing; dy is per stream.
+  const colLoads = (sb: string, buf: string, r: string): string => {
+    const load = (b: string, index: (row: string) => string): string =>
+      each(SB, (i) => `${r}${i} = f32(${b}[${index(`min(${sb} + ${i}u, last)`)}]);`, '\n      ');
+    return buf === 'xb' ? load(buf, l.xIndex) : forEachStream(l, (b) => load(b(buf), yIndex), '\n      ');
+  };
   const loads = (sb: string): string =>
     [
       ...(tile
@@ -288,15 +298,13 @@ const pipelinedStage = (
               (k) =>
                 guard(
                   k,
-                  `let e = lid + ${k * wg}u; zr${k} = ${tile.type}(${tile.src}[min(${sb} + e / ${tile.perToken}u, last) * ${tile.perToken}u + e % ${tile.perToken}u]);`,
+                  `let e = lid + ${k * wg}u; zr${k} = ${tile.type}(${tile.read(`min(${sb} + e / ${tile.perToken}u, last)`, `e % ${tile.perToken}u`)});`,
                 ),
               '\n      ',
             ),
           ]
         : []),
-      ...cols.map(([, buf, r]) =>
-        each(SB, (i) => `${r}${i} = f32(${buf}[min(${sb} + ${i}u, last) * u.D + c]);`, '\n      '),
-      ),
+      ...cols.map(([, buf, r]) => colLoads(sb, buf, r)),
     ].join('\n      ');
   const stores = [
     ...(tile ? [each(zk, (k) => guard(k, `${tile.name}[lid + ${k * wg}u] = zr${k};`), '\n      ')] : []),
@@ -332,62 +340,75 @@ const stagedTake = (p: ConvLoopParams, f: Prefetch): string => {
 };
 
 /** The loop over [t0, tStop) with loads issued `depth` tokens ahead (or staged per block). */
-const tokenLoop = (p: ConvLoopParams, s: TapSource, f: Prefetch, tStop: string, body: string): string => {
+const tokenLoop = (
+  p: ConvLoopParams,
+  s: TapSource,
+  l: ConvLayout,
+  f: Prefetch,
+  tStop: string,
+  body: string,
+): string => {
   const P = depth(p);
   const st = stagedOf(p, f);
   // What stays a per-thread prefetch.
   const pf: Prefetch = { x: f.x && !st.x, dy: f.dy && !st.dy };
-  const piped = p.pipelineStage && blockSize(p, s) ? pipelinedStage(p, s, f, tStop) : undefined;
+  const piped = p.pipelineStage && blockSize(p, s) ? pipelinedStage(p, s, l, f, tStop) : undefined;
   return `
   ${prefetchDecls(p, s, pf)}
   ${blockSize(p, s) ? 'var sb0 = 0u;' : ''}
   ${piped?.prologue ?? ''}
-  ${each(P, (i) => `if (t0 + ${i}u < ${tStop}) {\n    ${prefetchLoads(p, s, pf, `row + t0 + ${i}u`, i)}\n  }`, '\n  ')}
+  ${each(P, (i) => `if (t0 + ${i}u < ${tStop}) {\n    ${prefetchLoads(p, s, l, pf, `row + t0 + ${i}u`, i)}\n  }`, '\n  ')}
   for (var t = t0; t < ${tStop}; t++) {
     let tok = row + t;
-    ${piped ? piped.refill : stageBlock(p, s, f, tStop)}
+    ${piped ? piped.refill : stageBlock(p, s, l, f, tStop)}
     ${stagedTake(p, f)}
     ${prefetchTake(p, s, pf)}
     if (t + ${P}u < ${tStop}) {
-      ${prefetchLoads(p, s, pf, `tok + ${P}u`, P - 1)}
+      ${prefetchLoads(p, s, l, pf, `tok + ${P}u`, P - 1)}
     }
     ${body}
   }`;
 };
 
 /** Loads x[t0-1..t0-W+1] so that the first shift leaves xw{w} = x[t0-w]. */
-const warmup = (p: ConvLoopParams): string =>
+const warmup = (p: ConvLoopParams, l: ConvLayout): string =>
   each(p.W, (w) =>
     w === p.W - 1
       ? `var xw${w} = 0.0;`
-      : `var xw${w} = 0.0;\n    if (t0 >= ${w + 1}u) { xw${w} = f32(xb[(row + t0 - ${w + 1}u) * u.D + c]); }`,
+      : `var xw${w} = 0.0;\n    if (t0 >= ${w + 1}u) { xw${w} = f32(xb[${l.xIndex(`(row + t0 - ${w + 1}u)`)}]); }`,
   );
 
 const shiftIn = (p: ConvLoopParams): string =>
   `${each(p.W - 1, (j) => `xw${p.W - 1 - j} = xw${p.W - 2 - j};`)}\n    xw0 = xt;`;
 
-/** y = Σ_w k_w · x[t-w] (masked) [+ epilogue] [+ x]. */
-export function convForwardWgsl(p: ConvLoopParams, s: TapSource): string {
-  const bindings: [string, string, boolean][] = [
+/** y = Σ_w k_w · x[t-w] (masked) [+ epilogue] [+ x], in `layout` (default: tensors of their own). */
+export function convForwardWgsl(
+  p: ConvLoopParams,
+  s: TapSource,
+  layout: ConvLayout = contiguousLayout,
+): string {
+  const l = layout;
+  const bindings: BindingDecl[] = [
     ['xb', p.dtype, false],
-    ...s.inputs.map(([n, t]) => [n, t, false] as [string, string, boolean]),
-    ...(p.docs ? [['db', 'i32', false] as [string, string, boolean]] : []),
+    ...s.inputs.map(([n, t]): BindingDecl => [n, t, false]),
+    ...(p.docs ? [['db', 'i32', false] as const] : []),
     ['yb', p.dtype, true],
-    ...(s.forwardOutputs ?? []).map(([n, t]) => [n, t, true] as [string, string, boolean]),
+    ...(s.forwardOutputs ?? []).map(([n, t]): BindingDecl => [n, t, true]),
   ];
-  return `${header(p, s)}
-${decls(bindings)}
+  return `${header(p, s, l)}
+${bindingDecls(l, bindings)}
 ${stageDecls(p, { x: true, dy: false })}
 
 @compute @workgroup_size(${p.workgroup})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${coordinates(p)}
+  ${coordinates(p, l)}
   ${s.setup}
   ${s.forwardSetup ?? ''}
-  ${warmup(p)}
+  ${warmup(p, l)}
   ${tokenLoop(
     p,
     s,
+    l,
     { x: true, dy: false },
     't1',
     `${shiftIn(p)}
@@ -396,50 +417,59 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     var acc = ${each(p.W, (w) => `k${w} * xw${w} * m${w}`, ' + ')};
     ${s.epilogue ?? ''}
     ${p.residual ? 'acc += xw0;' : ''}
-    if (live) { yb[tok * u.D + c] = ${p.dtype}(acc); }`,
+    if (live) { ${forEachStream(l, (b) => `${b('yb')}[${yIndex('tok')}] = ${p.dtype}(acc);`, '\n      ')} }`,
   )}
 }`;
 }
 
-/** dx (ring of pending rows, unless the variant turns it off), and the variant's per-token gradient consumers. */
-export function convBackwardWgsl(p: ConvLoopParams, s: TapSource): string {
+/**
+ * dx (ring of pending rows, unless the variant turns it off), and the
+ * variant's per-token gradient consumers, in `layout` (default: tensors of their own).
+ */
+export function convBackwardWgsl(
+  p: ConvLoopParams,
+  s: TapSource,
+  layout: ConvLayout = contiguousLayout,
+): string {
+  const l = layout;
   const W = p.W;
   const dx = s.backwardDx ?? true;
-  const bindings: [string, string, boolean][] = [
+  const bindings: BindingDecl[] = [
     ['gb', p.dtype, false],
     ['xb', p.dtype, false],
-    ...s.inputs.map(([n, t]) => [n, t, false] as [string, string, boolean]),
-    ...(p.docs ? [['db', 'i32', false] as [string, string, boolean]] : []),
-    ...(dx ? [['dxb', p.dtype, true] as [string, string, boolean]] : []),
-    ...s.gradOutputs.map(([n, t]) => [n, t, true] as [string, string, boolean]),
+    ...s.inputs.map(([n, t]): BindingDecl => [n, t, false]),
+    ...(p.docs ? [['db', 'i32', false] as const] : []),
+    ...(dx ? [['dxb', p.dtype, true] as const] : []),
+    ...s.gradOutputs.map(([n, t]): BindingDecl => [n, t, true]),
   ];
   const needX = s.backwardNeedsX;
   const ring = dx
     ? `// Row t-W is complete: every token that reads it (t-W .. t-1) has been walked.
-    if (live && t >= t0 + ${W}u) { dxb[(tok - ${W}u) * u.D + c] = ${p.dtype}(p${W - 1}); }
+    if (live && t >= t0 + ${W}u) { dxb[${l.xIndex(`(tok - ${W}u)`)}] = ${p.dtype}(p${W - 1}); }
     ${each(W - 1, (j) => `p${W - 1 - j} = p${W - 2 - j};`)}
     p0 = ${p.residual ? 'dyv' : '0.0'};
     ${each(W, (w) => `p${w} += g * k${w} * m${w};`)}`
     : '';
   const flush = dx
     ? `// Flush the rows still pending: p{j} is token tEnd-1-j.
-  ${each(W, (j) => `if (live && tEnd >= ${j + 1}u && tEnd - ${j + 1}u >= t0 && tEnd - ${j + 1}u < t1) { dxb[(row + tEnd - ${j + 1}u) * u.D + c] = ${p.dtype}(p${j}); }`)}`
+  ${each(W, (j) => `if (live && tEnd >= ${j + 1}u && tEnd - ${j + 1}u >= t0 && tEnd - ${j + 1}u < t1) { dxb[${l.xIndex(`(row + tEnd - ${j + 1}u)`)}] = ${p.dtype}(p${j}); }`)}`
     : '';
-  return `${header(p, s)}
-${decls(bindings)}
+  return `${header(p, s, l)}
+${bindingDecls(l, bindings)}
 ${stageDecls(p, { x: needX, dy: true })}
 
 @compute @workgroup_size(${p.workgroup})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${coordinates(p)}
+  ${coordinates(p, l)}
   let tEnd = ${dx ? `min(t1 + ${W - 1}u, u.T)` : 't1'};
   ${s.setup}
-  ${needX ? warmup(p) : each(W, (w) => `let xw${w} = 0.0;`)}
+  ${needX ? warmup(p, l) : each(W, (w) => `let xw${w} = 0.0;`)}
   ${dx ? each(W, (j) => `var p${j} = 0.0;`) : ''}
   ${s.accumulators ?? ''}
   ${tokenLoop(
     p,
     s,
+    l,
     { x: needX, dy: true },
     'tEnd',
     `${needX ? shiftIn(p) : ''}
@@ -460,5 +490,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }`;
 }
 
+/** Pipeline-key fragment of the skeleton's parameters (a variant's key adds its layout's `key`). */
 export const convLoopKey = (p: ConvLoopParams): string =>
   `${p.dtype}|W=${p.W}|docs=${p.docs ? 1 : 0}|res=${p.residual ? 1 : 0}|wg=${p.workgroup}|pf=${depth(p)}|sx=${p.stageX ?? 0}${p.pipelineStage ? '|piped' : ''}`;

@@ -11,8 +11,10 @@ import {
   maxAbsDiff,
   randomTensor,
 } from '../../test/helpers.js';
+import type { KernelRuntime } from '../common/gpu.js';
 import { convTuning } from '../conv-core/conv-launch.js';
 import { dynamicConvLowRank } from './dynamic-conv-lowrank.js';
+import { groupStreams, streamsPerDispatch } from './dynamic-conv-lowrank-packed.fused.js';
 import {
   dynamicConvLowRankPacked,
   dynamicConvLowRankPackedSupported,
@@ -142,13 +144,96 @@ const unalignedR16: Case = {
   ],
 };
 
-const cases = [qkvAligned, oddWithGaps, longWide, unalignedR16];
+/** Three streams of one shape (the model's q|k|v with MHA): one dispatch per kernel for all three. */
+const qkvSameShape: Case = {
+  name: 'three streams of one shape, aligned, docStart',
+  B: 2,
+  T: 11,
+  P: 3 * 8 + 3 * 4,
+  streams: [0, 1, 2].map((i) => ({
+    xOffset: 8 * i,
+    D: 8,
+    zOffset: 24 + 4 * i,
+    R: 4,
+    W: 4,
+    static: true,
+    residual: true,
+  })),
+  docs: [[5], [1, 2]],
+};
+
+/**
+ * Same-shape streams around one of another shape (grouped 0, 2, 3 and 1), odd
+ * sizes, scalar layout, several token-loop chunks and dz slices per stream.
+ */
+const sameShapeScalar: Case = {
+  name: 'same-shape streams interleaved with another, odd, scalar layout',
+  B: 1,
+  T: 131,
+  P: 1 + 4 * 67 + 4 * 3 + 2,
+  streams: [
+    { xOffset: 1, D: 67, zOffset: 269, R: 3, W: 3 },
+    { xOffset: 68, D: 67, zOffset: 272, R: 3, W: 2 },
+    { xOffset: 135, D: 67, zOffset: 275, R: 3, W: 3 },
+    { xOffset: 202, D: 67, zOffset: 278, R: 3, W: 3 },
+  ],
+  docs: [[7, 100]],
+};
+
+const cases = [qkvAligned, oddWithGaps, longWide, unalignedR16, qkvSameShape, sameShapeScalar];
 
 describe('dynamicConvLowRankPacked (composed, CPU)', () => {
   for (const c of [qkvAligned, oddWithGaps])
     it(`matches the f64 reference, gradients and finite differences: ${c.name}`, async () => {
       await checkOp(`dynamicConvLowRankPacked ${c.name}`, specsOf(c), packedFn(c), { backend: cpuF32 });
     });
+
+  it('groups streams of one kernel shape, in stream order, up to the limit', () => {
+    const u = (R: number, WD: number) => randomTensor([R, WD], 1);
+    const s = (D: number, R: number, W: number, o: { static?: boolean; residual?: boolean } = {}) => ({
+      xOffset: 0,
+      channels: D,
+      zOffset: 0,
+      u: u(R, W * D),
+      ...(o.static ? { static: randomTensor([W, D], 2) } : {}),
+      ...(o.residual ? { residual: true } : {}),
+    });
+    const a = () => s(4, 2, 3, { static: true });
+    const streams = [
+      a(),
+      s(4, 2, 2, { static: true }),
+      a(),
+      a(),
+      s(4, 2, 3),
+      s(4, 2, 3, { static: true, residual: true }),
+      a(),
+    ];
+    expect(groupStreams(streams, 4)).toEqual([[0, 2, 3, 6], [1], [4], [5]]);
+    expect(groupStreams(streams, 2)).toEqual([[0, 2], [1], [3, 6], [4], [5]]);
+    expect(groupStreams(streams, 1)).toEqual(streams.map((_, i) => [i]));
+    for (const t of streams) {
+      t.u.dispose();
+      t.static?.dispose();
+    }
+  });
+
+  it('covers as many streams per dispatch as the storage bindings allow', () => {
+    const rt = (limit: number) =>
+      ({ device: { limits: { maxStorageBuffersPerShaderStage: limit } } }) as unknown as KernelRuntime;
+    // Backward token loop: dy, U (and S) per stream; x, z, dx, partials (and docStart) once.
+    expect(streamsPerDispatch(rt(16), { static: true, docs: true })).toBe(3);
+    expect(streamsPerDispatch(rt(16), { static: true, docs: false })).toBe(4);
+    expect(streamsPerDispatch(rt(16), { static: false, docs: true })).toBe(4);
+    expect(streamsPerDispatch(rt(8), { static: true, docs: true })).toBe(1);
+    expect(streamsPerDispatch(rt(10), { static: false, docs: false })).toBe(3);
+    const saved = convTuning.lowRankStreamsPerDispatch;
+    try {
+      convTuning.lowRankStreamsPerDispatch = 2;
+      expect(streamsPerDispatch(rt(16), { static: false, docs: false })).toBe(2);
+    } finally {
+      convTuning.lowRankStreamsPerDispatch = saved;
+    }
+  });
 
   it('names the op and the columns in its errors', () => {
     const packed = randomTensor([1, 3, 10], 1);
@@ -173,7 +258,7 @@ describe('dynamicConvLowRankPacked (WebGPU fused)', () => {
 
   gpuTest('f16 storage with f32 accumulation (devices with shader-f16)', async ({ backend, skip }) => {
     if (!backend.supportsF16) skip('the device has no shader-f16');
-    for (const c of [qkvAligned, unalignedR16]) {
+    for (const c of [qkvAligned, unalignedR16, qkvSameShape]) {
       const specs = specsOf(c).map((s): InputSpec => (s.dtype === 'i32' ? s : { ...s, dtype: 'f16' }));
       await checkOp(`dynamicConvLowRankPacked f16 ${c.name}`, specs, packedFn(c), {
         backend,
@@ -220,66 +305,101 @@ describe('dynamicConvLowRankPacked (WebGPU fused)', () => {
   );
 
   for (const c of cases)
-    gpuTest(`equals the per-stream op on views, to the bit: ${c.name}`, async ({ backend }) => {
-      const inputs = specsOf(c).map((s, i) =>
-        s.dtype === 'i32'
-          ? tensor(docStartValues(c.B, c.T, c.docs!), { shape: s.shape, dtype: 'i32', backend })
-          : randomTensor(s.shape, 10 + i, backend),
-      );
-      const packed = await forwardBackward(inputs, packedFn(c));
-      const perStream = await forwardBackward(inputs, perStreamFn(c));
-      expect(maxAbsDiff(packed.y, perStream.y)).toBe(0);
-      expect(packed.grads.length).toBe(perStream.grads.length);
-      for (const [i, g] of packed.grads.entries())
-        expect(maxAbsDiff(g, perStream.grads[i]!), `grad ${i}`).toBe(0);
-    });
+    gpuTest(
+      `equals the per-stream op on views, to the bit, with any streams per dispatch: ${c.name}`,
+      async ({ backend }) => {
+        const inputs = specsOf(c).map((s, i) =>
+          s.dtype === 'i32'
+            ? tensor(docStartValues(c.B, c.T, c.docs!), { shape: s.shape, dtype: 'i32', backend })
+            : randomTensor(s.shape, 10 + i, backend),
+        );
+        const perStream = await forwardBackward(inputs, perStreamFn(c));
+        const saved = convTuning.lowRankStreamsPerDispatch;
+        try {
+          for (const perDispatch of [saved, 2, 1]) {
+            convTuning.lowRankStreamsPerDispatch = perDispatch;
+            const packed = await forwardBackward(inputs, packedFn(c));
+            expect(maxAbsDiff(packed.y, perStream.y), `y, ${perDispatch} per dispatch`).toBe(0);
+            expect(packed.grads.length).toBe(perStream.grads.length);
+            for (const [i, g] of packed.grads.entries())
+              expect(maxAbsDiff(g, perStream.grads[i]!), `grad ${i}, ${perDispatch} per dispatch`).toBe(0);
+          }
+        } finally {
+          convTuning.lowRankStreamsPerDispatch = saved;
+        }
+        for (const t of inputs) t.dispose();
+      },
+    );
 
-  gpuTest('copies nothing, reproducibly to the bit, without leaking buffers', async ({ backend }) => {
-    const c = qkvAligned;
-    const inputs = specsOf(c).map((s, i) => randomTensor(s.shape, 20 + i, backend).requireGrad());
-    const weights = c.streams.map((s, i) => randomTensor([c.B, c.T, s.D], 30 + i, backend));
-    // Backward of Σ_i sum(y_i · w_i): each dy_i is a contiguous tensor of its own, as from a consumer kernel.
-    const step = async (): Promise<Float32Array[]> => {
-      tidy(() => {
-        const ys = dynamicConvLowRankPacked(inputs[0]!, streamsOf(c, inputs));
-        ys.map((y, i) => sum(mul(y, weights[i]!)))
-          .reduce((a, b) => add(a, b))
-          .backward();
-      });
-      const grads = await Promise.all(inputs.map(async (t) => (await t.grad!.data()) as Float32Array));
-      for (const t of inputs) t.zeroGrad();
-      return grads;
-    };
-    const rt = (backend as unknown as { runtime: { dispatch(spec: { pipelineKey: string }): void } }).runtime;
-    const keys: string[] = [];
-    const dispatch = rt.dispatch.bind(rt);
-    rt.dispatch = (spec) => {
-      keys.push(spec.pipelineKey);
-      dispatch(spec);
-    };
-    const live = backend.liveBuffers();
-    let first: Float32Array[];
-    try {
-      first = await step();
-    } finally {
-      rt.dispatch = dispatch;
-    }
-    // Per stream: forward, token backward, dz, dz sum into the packed gradient, dU/dS sum (the shared pass).
-    const kernels = keys.filter((k) => /^(dynamicConvLowRank|kernels)\./.test(k)).map((k) => k.split('|')[0]);
-    const perStream = [
-      'dynamicConvLowRank.fwd',
-      'dynamicConvLowRank.bwd',
-      'dynamicConvLowRank.dzQuads',
-      'dynamicConvLowRank.sumPartialsStrided',
-      'kernels.sumPartials',
-    ];
-    expect(kernels.sort()).toEqual(c.streams.flatMap(() => perStream).sort());
-    expect(keys.filter((k) => k.includes('copy'))).toEqual([]);
-    const second = await step();
-    expect(backend.liveBuffers()).toBe(live);
-    expect(first.length).toBe(inputs.length);
-    for (const [i, g] of first.entries())
-      expect(Buffer.from(g.buffer).equals(Buffer.from(second[i]!.buffer)), `grad ${i}`).toBe(true);
-    for (const t of [...inputs, ...weights]) t.dispose();
-  });
+  // qkvAligned: q (D=8) alone, k and v (D=4) together; qkvSameShape: all three in one group.
+  for (const [c, groups] of [
+    [qkvAligned, 2],
+    [qkvSameShape, 1],
+  ] as const)
+    gpuTest(
+      `one dispatch per kernel and group of same-shape streams, copies nothing, reproducibly to the bit, without leaking buffers: ${c.name}`,
+      async ({ backend }) => {
+        const inputs = specsOf(c)
+          .filter((s) => s.dtype !== 'i32')
+          .map((s, i) => randomTensor(s.shape, 20 + i, backend).requireGrad());
+        const weights = c.streams.map((s, i) => randomTensor([c.B, c.T, s.D], 30 + i, backend));
+        // Backward of Σ_i sum(y_i · w_i): each dy_i is a contiguous tensor of its own, as from a consumer kernel.
+        const step = async (): Promise<Float32Array[]> => {
+          tidy(() => {
+            const docStart = c.docs
+              ? tensor(docStartValues(c.B, c.T, c.docs), { shape: [c.B, c.T], dtype: 'i32', backend })
+              : undefined;
+            const ys = dynamicConvLowRankPacked(
+              inputs[0]!,
+              streamsOf(c, inputs),
+              docStart ? { docStart } : {},
+            );
+            ys.map((y, i) => sum(mul(y, weights[i]!)))
+              .reduce((a, b) => add(a, b))
+              .backward();
+          });
+          const grads = await Promise.all(inputs.map(async (t) => (await t.grad!.data()) as Float32Array));
+          for (const t of inputs) t.zeroGrad();
+          return grads;
+        };
+        const rt = (backend as unknown as { runtime: { dispatch(spec: { pipelineKey: string }): void } })
+          .runtime;
+        const keys: string[] = [];
+        const dispatch = rt.dispatch.bind(rt);
+        rt.dispatch = (spec) => {
+          keys.push(spec.pipelineKey);
+          dispatch(spec);
+        };
+        const live = backend.liveBuffers();
+        let first: Float32Array[];
+        try {
+          first = await step();
+        } finally {
+          rt.dispatch = dispatch;
+        }
+        // Per group: forward, token backward, dz, dz sum into the packed gradient, dU/dS sum.
+        const kernels = keys
+          .filter((k) => /^(dynamicConvLowRank|kernels)\./.test(k))
+          .map((k) => k.split('|')[0]);
+        const perGroup = [
+          'dynamicConvLowRank.fwd',
+          'dynamicConvLowRank.bwd',
+          'dynamicConvLowRank.dzQuads',
+          'dynamicConvLowRank.sumStreams',
+          'dynamicConvLowRank.sumStreams',
+        ];
+        expect(kernels.sort()).toEqual(
+          Array.from({ length: groups }, () => perGroup)
+            .flat()
+            .sort(),
+        );
+        expect(keys.filter((k) => k.includes('copy'))).toEqual([]);
+        const second = await step();
+        expect(backend.liveBuffers()).toBe(live);
+        expect(first.length).toBe(inputs.length);
+        for (const [i, g] of first.entries())
+          expect(Buffer.from(g.buffer).equals(Buffer.from(second[i]!.buffer)), `grad ${i}`).toBe(true);
+        for (const t of [...inputs, ...weights]) t.dispose();
+      },
+    );
 });

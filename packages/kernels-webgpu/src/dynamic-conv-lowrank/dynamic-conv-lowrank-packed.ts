@@ -81,7 +81,10 @@ export function dynamicConvLowRankPackedSupported(packed: Tensor): boolean {
  * ranges of one packed tensor (e.g. the q|k|v|z_q|z_k|z_v output of one
  * fused matmul). Stream i is `dynamicConvLowRank(packed[..., x_i], packed[..., z_i], u_i, …)`;
  * on WebGPU the kernels read x and z in place and the backward writes dx and
- * dz straight into one packed gradient (no strided copies either way).
+ * dz straight into one packed gradient (no strided copies either way), and
+ * streams of one shape (D, R, W, static, residual) share each kernel's
+ * dispatch (5 dispatches per group: forward; token backward, dz, dz sum,
+ * dU/dS sum), with results bitwise those of the per-stream op.
  * Columns no stream covers get a zero gradient. Differentiable on every backend.
  *
  * @param packed `[B, T, P]`

@@ -9,7 +9,7 @@ import {
   launchLowRankTokenBackward,
   launchLowRankZGrad,
   launchLowRankZGradQuads,
-  launchSumPartialsStrided,
+  type PackedStreamsInputs,
 } from './dynamic-conv-lowrank.launch.js';
 import {
   type LowRankKernelParams,
@@ -60,7 +60,15 @@ export function zGradSlice(B: number, T: number, D: number, tokensPerThread: num
  */
 export function zGradQuadsParams(
   rt: KernelRuntime,
-  p: { dtype: 'f32' | 'f16'; W: number; R: number; docs: boolean; D: number; packed?: PackedAccess },
+  p: {
+    dtype: 'f32' | 'f16';
+    W: number;
+    R: number;
+    docs: boolean;
+    D: number;
+    packed?: PackedAccess;
+    streams?: number;
+  },
 ): LowRankZGradQuadsParams | null {
   if (!convTuning.lowRankZGradQuads) return null;
   const limit = rt.device.limits.maxComputeWorkgroupStorageSize;
@@ -72,7 +80,7 @@ export function zGradQuadsParams(
       docs: p.docs,
       channels,
       vec4Loads: p.D % 4 === 0 && channels % 4 === 0 && p.packed !== 'scalar',
-      ...(p.packed ? { packed: p.packed } : {}),
+      ...(p.packed ? { packed: p.packed, streams: p.streams ?? 1 } : {}),
     };
     if (zGradQuadsBytes(q) <= limit) return q;
   }
@@ -99,13 +107,16 @@ export function lowRankStaging(
   return { stageZ: convTuning.lowRankStageZ ? stageZ : 0, stageX };
 }
 
-/** Kernel parameters of one low-rank stream (`packed`: its x and z are read from a packed tensor). */
+/**
+ * Kernel parameters of one low-rank stream, or with `packed` of `streams`
+ * streams of this shape whose x and z are read from a packed tensor.
+ */
 export function lowRankParams(
   rt: KernelRuntime,
   dtype: DType,
   dims: { readonly R: number; readonly W: number },
   options: DynamicConvOptions,
-  packed?: PackedAccess,
+  packed?: { readonly access: PackedAccess; readonly streams: number },
 ): LowRankKernelParams {
   return {
     dtype: dtype === 'f16' ? 'f16' : 'f32',
@@ -119,57 +130,74 @@ export function lowRankParams(
     tree: convTuning.lowRankTreeSum,
     ...lowRankStaging(rt, dims.R, convTuning.workgroup, convTuning.lowRankForwardStageX),
     prefetch: convTuning.lowRankPrefetch,
-    ...(packed ? { packed } : {}),
+    ...(packed ? { packed: packed.access, streams: packed.streams } : {}),
   };
 }
 
+/** Streams the kernels of `p` cover in one dispatch (1 unless packed). */
+const streamsOf = (p: LowRankKernelParams): number => p.streams ?? 1;
+
 /**
- * The forward of one stream: y `[B, T, D]`, and with `training` also U in the
- * dz kernels' layout (written by the same kernel, so the backward needs no
- * transposing dispatch).
+ * The forward of one stream, or of packed streams in one dispatch: y
+ * `[B, T, D]` per stream, and with `training` also U in the dz kernels'
+ * layout (the streams' one after another; written by the same kernel, so
+ * the backward needs no transposing dispatch).
  */
-export function lowRankStreamForward(
+export function lowRankStreamsForward(
   rt: KernelRuntime,
   p: LowRankKernelParams,
-  inputs: LowRankInputs,
+  inputs: LowRankInputs | PackedStreamsInputs,
   dims: LowRankDims,
   training: boolean,
-): { y: Tensor; ut: Tensor | null } {
+): { ys: Tensor[]; ut: Tensor | null } {
   const { B, T, D, W } = dims;
-  const backend = inputs.u.backend;
-  const y = output(backend, [B, T, D], p.dtype);
-  const ut = training ? output(backend, [4 * D * W * Math.ceil(p.R / 4)], 'f32') : null;
+  const S = streamsOf(p);
+  const backend = 'packed' in inputs ? inputs.packed.backend : inputs.x.backend;
+  const ys = Array.from({ length: S }, () => output(backend, [B, T, D], p.dtype));
+  const ut = training ? output(backend, [S * 4 * D * W * Math.ceil(p.R / 4)], 'f32') : null;
   launchLowRankForward(
     rt,
     { ...p, writeUT: training },
     inputs,
-    y,
+    ys,
     dims,
     chunking(B, T, convTuning.lowRankForwardChunk),
     ut ?? undefined,
   );
-  return { y, ut };
+  return { ys, ut };
+}
+
+/** The backward's per-chunk and per-slice partials (see lowRankStreamsBackward), to be summed. */
+export interface LowRankPartials {
+  /** dU (and dS) partials `[streams, numChunks, rows·D]`. */
+  readonly part: Tensor;
+  readonly numChunks: number;
+  /** dz partials `[streams, slices, B·T·R]`. */
+  readonly zPart: Tensor;
+  readonly slices: number;
 }
 
 /**
- * The backward of one stream from dy `g` (raw `[B, T, D]`): the token loop
- * writes dx into `dx` (own `[B, T, D]`, or the packed gradient when
- * `kept.layout` is set) and the dU/dS partials; the dz kernel reduces over
- * (w, c) per channel slice; the partial sums give dU, dS and dz (with a
- * layout, dz is summed straight into `dx`'s z columns and `dz` is null).
+ * The backward of one stream, or of packed streams in one dispatch per
+ * kernel, from dy `gys` (raw `[B, T, D]`, one per stream): the token loop
+ * writes dx into `dx` (own `[B, T, D]`, or the packed gradient) and the dU/dS
+ * partials; the dz kernel reduces over (w, c) per channel slice. The caller
+ * sums the partials (the same order either way, so packed streams get
+ * bitwise the gradients of the single-stream op).
  */
-export function lowRankStreamBackward(
+export function lowRankStreamsBackward(
   rt: KernelRuntime,
   p: LowRankKernelParams,
-  g: Tensor,
-  kept: LowRankInputs,
+  gys: readonly Tensor[],
+  kept: LowRankInputs | PackedStreamsInputs,
   ut: Tensor | null,
   dims: LowRankDims,
   dx: Tensor,
-): { dz: Tensor | null; du: Tensor; dS: Tensor | null } {
+): LowRankPartials {
   const { B, T, D, W } = dims;
   const R = p.R;
-  const backend = g.backend;
+  const S = streamsOf(p);
+  const backend = dx.backend;
   const pb = {
     ...p,
     ...lowRankStaging(rt, R, p.workgroup, convTuning.lowRankStageX),
@@ -177,25 +205,26 @@ export function lowRankStreamBackward(
   };
   const rows = lowRankPartialRows(p);
   const chunks = chunking(B, T, backwardChunk(B, T, D, p.workgroup));
-  const part = output(backend, [chunks.numChunks * rows * D], 'f32');
+  const part = output(backend, [S * chunks.numChunks * rows * D], 'f32');
   const modes = convTuning.lowRankSplitBackward ? (['dx', 'params'] as const) : (['fused'] as const);
   for (const mode of modes)
     launchLowRankTokenBackward(
       rt,
       { ...pb, backward: mode },
-      g,
+      gys,
       kept,
       { dx, part },
       { ...dims, rows },
       chunks,
     );
-  const quads = zGradQuadsParams(rt, { ...p, D });
+  const packed = p.packed ? { packed: p.packed, streams: S } : {};
+  const quads = zGradQuadsParams(rt, { ...p, D, ...packed });
   const tokensPerGroup = quads ? zGradQuadsTokens(quads) : convTuning.lowRankZGradTokens * Z_GRAD_THREADS;
   const slice = zGradSlice(B, T, D, tokensPerGroup / Z_GRAD_THREADS);
   const slices = Math.ceil(D / slice);
-  const zPart = output(backend, [slices * B * T * R], 'f32');
+  const zPart = output(backend, [S * slices * B * T * R], 'f32');
   const ut0 = ut ?? undefined;
-  if (quads) launchLowRankZGradQuads(rt, quads, g, kept, zPart, dims, slice, ut0);
+  if (quads) launchLowRankZGradQuads(rt, quads, gys, kept, zPart, dims, slice, ut0);
   else {
     const q: LowRankZGradParams = {
       dtype: p.dtype,
@@ -205,23 +234,11 @@ export function lowRankStreamBackward(
       threads: Z_GRAD_THREADS,
       tokens: convTuning.lowRankZGradTokens,
       prefetch: convTuning.lowRankZGradPrefetch,
-      ...(p.packed ? { packed: p.packed } : {}),
+      ...packed,
     };
-    launchLowRankZGrad(rt, q, g, kept, zPart, dims, slice, ut0);
+    launchLowRankZGrad(rt, q, gys, kept, zPart, dims, slice, ut0);
   }
-  let dz: Tensor | null = null;
-  if (kept.layout) {
-    const { stride, zOffset: offset } = kept.layout;
-    launchSumPartialsStrided(rt, zPart, slices, dx, { rows: B * T, cols: R, stride, offset });
-  } else dz = reshape(sumPartials(rt, backend, zPart, slices, B * T * R, p.dtype), [B, T, R]);
-  zPart.dispose();
-  // dU and dS each in a buffer of its own (not views into one sum): the fused
-  // WebGPU AdamW takes whole buffers only, views fall back to ~14 dispatches.
-  const [du, dS] = kept.s
-    ? sumPartialsInTwo(rt, backend, part, chunks.numChunks, rows * D, R * W * D, p.dtype)
-    : [sumPartials(rt, backend, part, chunks.numChunks, rows * D, p.dtype), null];
-  part.dispose();
-  return { dz, du: reshape(du, [R, W * D]), dS: dS ? reshape(dS, [W, D]) : null };
+  return { part, numChunks: chunks.numChunks, zPart, slices };
 }
 
 /**
@@ -249,7 +266,14 @@ export function dynamicConvLowRankFused(
   const dims = { B, T, D, W };
   const inputs = [x, z, u, ...(options.static ? [options.static] : [])];
   const training = isGradEnabled() && inputs.some((t) => t.requiresGrad);
-  const { y, ut } = lowRankStreamForward(rt, p, { x: xc, z: zc, u: uc, s: sc, docStart: dc }, dims, training);
+  const { ys, ut } = lowRankStreamsForward(
+    rt,
+    p,
+    { x: xc, z: zc, u: uc, s: sc, docStart: dc },
+    dims,
+    training,
+  );
+  const y = ys[0]!;
   const saved = [xc, zc, uc, ...(sc ? [sc] : []), ...(dc ? [dc] : []), ...(ut ? [ut] : [])];
   record('dynamicConvLowRank', inputs, [y], saved, ([gy], s) => {
     const kept: LowRankInputs = {
@@ -260,8 +284,25 @@ export function dynamicConvLowRankFused(
       docStart: p.docs ? s[3 + (p.static ? 1 : 0)]! : null,
     };
     const dx = output(x.backend, [B, T, D], x.dtype);
-    const { dz, du, dS } = lowRankStreamBackward(rt, p, raw(gy!), kept, s[s.length - 1]!, dims, dx);
-    return [dx, dz, du, ...(dS ? [dS] : [])];
+    const { part, numChunks, zPart, slices } = lowRankStreamsBackward(
+      rt,
+      p,
+      [raw(gy!)],
+      kept,
+      s[s.length - 1]!,
+      dims,
+      dx,
+    );
+    const dz = reshape(sumPartials(rt, x.backend, zPart, slices, B * T * R, p.dtype), [B, T, R]);
+    zPart.dispose();
+    // dU and dS each in a buffer of its own (not views into one sum): the fused
+    // WebGPU AdamW takes whole buffers only, views fall back to ~14 dispatches.
+    const rows = lowRankPartialRows(p);
+    const [du, dS] = p.static
+      ? sumPartialsInTwo(rt, x.backend, part, numChunks, rows * D, R * W * D, p.dtype)
+      : [sumPartials(rt, x.backend, part, numChunks, rows * D, p.dtype), null];
+    part.dispose();
+    return [dx, dz, reshape(du, [R, W * D]), ...(dS ? [reshape(dS, [W, D])] : [])];
   });
   for (const t of [xc, zc, uc, sc, dc, ut]) t?.dispose();
   return y;

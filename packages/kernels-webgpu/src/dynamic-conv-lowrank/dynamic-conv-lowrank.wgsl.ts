@@ -1,3 +1,4 @@
+import { bindingDecls, type ConvLayout, contiguousLayout, streamLets } from '../conv-core/conv-layout.js';
 import {
   type ConvLoopParams,
   convBackwardWgsl,
@@ -9,13 +10,13 @@ import {
 } from '../conv-core/conv-loop.wgsl.js';
 import {
   type PackedAccess,
-  packedKey,
-  packTokenLoop,
-  uniformsOf,
+  packedConvLayout,
   xRowStart,
+  zGradLayout,
+  zGradSliceStart,
   zIndex,
 } from './packed-layout.js';
-import { stagedTile, stagedUTile } from './staged-tile.js';
+import { perStreamTile, stagedTile, stagedUTile } from './staged-tile.js';
 
 /** Compile-time parameters of the low-rank dynamic-conv kernels. */
 export interface LowRankKernelParams extends ConvLoopParams {
@@ -46,7 +47,26 @@ export interface LowRankKernelParams extends ConvLoopParams {
   readonly writeUT?: boolean;
   /** x, dx and z as column ranges of one packed tensor (packed-layout.ts); absent: tensors of their own. */
   readonly packed?: PackedAccess;
+  /**
+   * Packed only: streams of this shape one dispatch covers (default 1), each
+   * with its own dy, y, U and S bindings; grid x spans streams × channel blocks.
+   */
+  readonly streams?: number;
 }
+
+/** Bindings of the token-loop kernels that exist once per stream (packed layout). */
+const PER_STREAM = ['gb', 'yb', 'ub', 'sb'];
+
+/** The token-loop kernels' layout: contiguous, or packed (packed-layout.ts). */
+const layoutOf = (p: LowRankKernelParams): ConvLayout =>
+  p.packed ? packedConvLayout(p.packed, p.streams ?? 1, PER_STREAM) : contiguousLayout;
+
+/**
+ * Row of chunk `chunk`'s partials: packed, the streams' partials follow one
+ * another (`[streams, numChunks, rows, D]`); contiguous, `[numChunks, rows, D]`.
+ */
+const partChunk = (p: { readonly packed?: PackedAccess }): string =>
+  p.packed ? '(stream * u.numChunks + chunk)' : 'chunk';
 
 /** Whether z is read as vec4s: R a multiple of 4 and, packed, a vec4-aligned layout. */
 const zVec4 = (p: LowRankKernelParams): boolean => p.R % 4 === 0 && p.packed !== 'scalar';
@@ -67,6 +87,7 @@ export const lowRankPartialRows = (p: LowRankKernelParams): number => p.R * p.W 
  */
 const source = (p: LowRankKernelParams): TapSource => {
   const { W, R, dtype } = p;
+  const layout = layoutOf(p);
   // z of a token is R contiguous values: read as vec4s when R is a multiple of 4 (one wide broadcast load per 4 ranks).
   const vecZ = zVec4(p);
   const nz = vecZ ? R / 4 : R;
@@ -81,7 +102,13 @@ const source = (p: LowRankKernelParams): TapSource => {
         decl: `var<workgroup> zs: array<${zStageType}, ${SB * nz}>;`,
         block: SB,
         fill: `for (var e = lid; e < nb * ${nz}u; e += ${p.workgroup}u) { zs[e] = ${zStageType}(zb[${p.packed ? zIndex(`sb0 + e / ${nz}u`, `e % ${nz}u`, nz, p.packed, vecZ) : `sb0 * ${nz}u + e`}]); }`,
-        tile: { name: 'zs', type: zStageType, src: 'zb', perToken: nz },
+        tile: {
+          name: 'zs',
+          type: zStageType,
+          read: (row: string, col: string) =>
+            `zb[${p.packed ? zIndex(row, col, nz, p.packed, vecZ) : `${row} * ${nz}u + ${col}`}]`,
+          perToken: nz,
+        },
       }
     : undefined;
   const zOf = (i: number): string => (SB ? `zs[(tok - sb0) * ${nz}u + ${i}u]` : `zv${i}`);
@@ -89,10 +116,32 @@ const source = (p: LowRankKernelParams): TapSource => {
     ${each(R, (r) => `let z${r} = f32(${vecZ ? `${SB ? 'zq' : 'zv'}${Math.floor(r / 4)}.${'xyzw'[r % 4]}` : zOf(r)});`)}`;
   const rw = (f: (r: number, w: number) => string, sep = '\n  '): string =>
     Array.from({ length: R * W }, (_, i) => f(Math.floor(i / W), i % W)).join(sep);
+  // Per-channel parameters into registers, from the workgroup's stream's U and S.
+  const uColumn = streamLets(
+    layout,
+    Array.from({ length: R * W }, (_, i) => {
+      const [r, w] = [Math.floor(i / W), i % W];
+      return {
+        name: `u${r}_${w}`,
+        type: 'f32',
+        value: (b) => `f32(${b('ub')}[${r}u * u.WD + ${w}u * u.D + c])`,
+      };
+    }),
+    '\n  ',
+  );
+  const sColumn = streamLets(
+    layout,
+    Array.from({ length: W }, (_, w) => ({
+      name: `s${w}`,
+      type: 'f32',
+      value: (b: (n: string) => string) => `f32(${b('sb')}[${w}u * u.D + c])`,
+    })),
+    '\n  ',
+  );
   const needK = p.backward !== 'params';
   const needParams = p.backward !== 'dx';
   return {
-    key: `R=${R}|static=${p.static ? 1 : 0}|z${vecZ ? 4 : 1}|bwd=${p.backward}|tree=${p.tree ? 1 : 0}|stage=${SB}${p.writeUT ? '|ut' : ''}${packedKey(p.packed)}`,
+    key: `R=${R}|static=${p.static ? 1 : 0}|z${vecZ ? 4 : 1}|bwd=${p.backward}|tree=${p.tree ? 1 : 0}|stage=${SB}${p.writeUT ? '|ut' : ''}${layout.key}`,
     ...(staged ? { staged } : { tokenVars, loadToken }),
     inputs: [
       ['zb', vecZ ? `vec4<${dtype}>` : dtype],
@@ -100,11 +149,8 @@ const source = (p: LowRankKernelParams): TapSource => {
       ...(p.static ? [['sb', dtype] as const] : []),
     ],
     gradOutputs: needParams ? [['part', 'f32']] : [],
-    ...(p.writeUT ? writeUT(W, R) : {}),
-    setup: needK
-      ? `${rw((r, w) => `let u${r}_${w} = f32(ub[${r}u * u.WD + ${w}u * u.D + c]);`)}
-  ${p.static ? each(W, (w) => `let s${w} = f32(sb[${w}u * u.D + c]);`, '\n  ') : ''}`
-      : '',
+    ...(p.writeUT ? writeUT(W, R, p) : {}),
+    setup: needK ? `${uColumn}\n  ${p.static ? sColumn : ''}` : '',
     taps: `${zLoads}
     ${needK ? each(W, (w) => `let k${w} = ${tapSum(R, w, p.tree, p.static ? `s${w}` : undefined)};`) : ''}`,
     backwardNeedsX: needParams,
@@ -113,8 +159,12 @@ const source = (p: LowRankKernelParams): TapSource => {
   };
 };
 
-/** The forward's `utb` output: U of channel c as `utb[(c * W + w) * Q + q]` vec4s over r (zero past R). */
-const writeUT = (W: number, R: number) => {
+/**
+ * The forward's `utb` output: U of channel c as `utb[(c * W + w) * Q + q]`
+ * vec4s over r (zero past R); packed, the streams' follow one another (`c` → `stream * D + c`).
+ */
+const writeUT = (W: number, R: number, p: LowRankKernelParams) => {
+  const ch = p.packed ? '(stream * u.D + c)' : 'c';
   const Q = Math.ceil(R / 4);
   const comp = (r: number, w: number): string => (r < R ? `u${r}_${w}` : '0.0');
   return {
@@ -123,7 +173,7 @@ const writeUT = (W: number, R: number) => {
     ${each(W * Q, (i) => {
       const w = Math.floor(i / Q);
       const q = i % Q;
-      return `utb[(c * ${W}u + ${w}u) * ${Q}u + ${q}u] = vec4<f32>(${each(4, (k) => comp(4 * q + k, w), ', ')});`;
+      return `utb[(${ch} * ${W}u + ${w}u) * ${Q}u + ${q}u] = vec4<f32>(${each(4, (k) => comp(4 * q + k, w), ', ')});`;
     })}
   }`,
   };
@@ -147,8 +197,8 @@ const paramGrads = (
   ${p.static ? each(W, (w) => `var aS${w} = 0.0;`, '\n  ') : ''}`,
     consume: `${rw((r, w) => `aU${r}_${w} += z${r} * dK${w};`, '\n      ')}
       ${p.static ? each(W, (w) => `aS${w} += dK${w};`, '\n      ') : ''}`,
-    finish: `${rw((r, w) => `part[(chunk * u.rows + ${r * W + w}u) * u.D + c] = aU${r}_${w};`)}
-  ${p.static ? each(W, (w) => `part[(chunk * u.rows + ${R * W + w}u) * u.D + c] = aS${w};`, '\n  ') : ''}`,
+    finish: `${rw((r, w) => `part[(${partChunk(p)} * u.rows + ${r * W + w}u) * u.D + c] = aU${r}_${w};`)}
+  ${p.static ? each(W, (w) => `part[(${partChunk(p)} * u.rows + ${R * W + w}u) * u.D + c] = aS${w};`, '\n  ') : ''}`,
   };
 };
 
@@ -157,16 +207,9 @@ export const lowRankForwardKey = (p: LowRankKernelParams): string =>
 export const lowRankBackwardKey = (p: LowRankKernelParams): string =>
   `dynamicConvLowRank.bwd|${convLoopKey(p)}|${source(p).key}`;
 export const lowRankForwardWgsl = (p: LowRankKernelParams): string =>
-  inLayout(p, convForwardWgsl(p, source(p)));
+  convForwardWgsl(p, source(p), layoutOf(p));
 export const lowRankBackwardWgsl = (p: LowRankKernelParams): string =>
-  inLayout(p, convBackwardWgsl(p, source(p)));
-
-/** The token-loop kernel in the params' layout. */
-const inLayout = (p: LowRankKernelParams, wgsl: string): string => {
-  if (!p.packed) return wgsl;
-  const vec4 = zVec4(p);
-  return packTokenLoop(wgsl, { perToken: vec4 ? p.R / 4 : p.R, vec4 });
-};
+  convBackwardWgsl(p, source(p), layoutOf(p));
 
 /** Compile-time parameters of the dz kernel. */
 export interface LowRankZGradParams {
@@ -193,6 +236,8 @@ export interface LowRankZGradParams {
   readonly prefetch?: boolean;
   /** x read from a packed tensor (packed-layout.ts); absent: x of its own. */
   readonly packed?: PackedAccess;
+  /** Packed only: streams one dispatch covers (default 1), each with its own dy (grid z: streams × slices). */
+  readonly streams?: number;
 }
 
 /** Channels staged per step: keeps the U slice near 4 KiB and the dy and x tiles near 12 KiB, so all stay within 16 KiB. */
@@ -208,7 +253,7 @@ export const zGradChannels = (p: LowRankZGradParams): number =>
   );
 
 export const lowRankZGradKey = (p: LowRankZGradParams): string =>
-  `dynamicConvLowRank.dz|${p.dtype}|W=${p.W}|R=${p.R}|docs=${p.docs ? 1 : 0}|threads=${p.threads}|tokens=${p.tokens}|cc=${zGradChannels(p)}|pf=${p.prefetch ? 1 : 0}|ut${packedKey(p.packed)}`;
+  `dynamicConvLowRank.dz|${p.dtype}|W=${p.W}|R=${p.R}|docs=${p.docs ? 1 : 0}|threads=${p.threads}|tokens=${p.tokens}|cc=${zGradChannels(p)}|pf=${p.prefetch ? 1 : 0}|ut${zGradLayout(p).key}`;
 
 /**
  * Partial dz over one slice of channels: `part[slice, t, r] = Σ_w Σ_{c in slice}
@@ -221,6 +266,7 @@ export const lowRankZGradKey = (p: LowRankZGradParams): string =>
  */
 export function lowRankZGradWgsl(p: LowRankZGradParams): string {
   const { W, R, dtype, threads: N, tokens: K } = p;
+  const layout = zGradLayout(p);
   const TT = K * N;
   const CC = zGradChannels(p);
   const Q = Math.ceil(R / 4);
@@ -245,16 +291,18 @@ export function lowRankZGradWgsl(p: LowRankZGradParams): string {
       ? `let i = si + ${(n * N) / CC}u; let j = sj;`
       : `let i = ${e} / ${CC}u; let j = ${e} % ${CC}u;`;
   const tiles = [
-    stagedTile({
-      name: 'g',
-      type: 'f32',
-      count: TT * CC,
-      threads: N,
-      index: rowCol,
-      value: (c0) =>
-        `select(0.0, f32(gb[min(tBase + i, u.count - 1u) * u.D + min(${c0} + j, u.D - 1u)]), tBase + i < u.count && ${c0} + j < cEnd)`,
-      store: (v) => `gS[i * ${stride}u + j] = ${v};`,
-    }),
+    perStreamTile(layout, 'gb', (gb) =>
+      stagedTile({
+        name: 'g',
+        type: 'f32',
+        count: TT * CC,
+        threads: N,
+        index: rowCol,
+        value: (c0) =>
+          `select(0.0, f32(${gb}[min(tBase + i, u.count - 1u) * u.D + min(${c0} + j, u.D - 1u)]), tBase + i < u.count && ${c0} + j < cEnd)`,
+        store: (v) => `gS[i * ${stride}u + j] = ${v};`,
+      }),
+    ),
     // Row i holds flat token tBase + i - (W-1); rows before token 0 or past the end stay 0.
     stagedTile({
       name: 'x',
@@ -266,18 +314,21 @@ export function lowRankZGradWgsl(p: LowRankZGradParams): string {
         `select(0.0, f32(xb[${xRowStart('u32(clamp(s, 0, i32(u.count) - 1))', p.packed)} + min(${c0} + j, u.D - 1u)]), s >= 0 && s < i32(u.count) && ${c0} + j < cEnd)`,
       store: (v) => `xS[i * ${stride}u + j] = ${v};`,
     }),
-    stagedUTile(CC, W, Q, N),
+    stagedUTile(CC, W, Q, N, !!p.packed),
   ];
   const prologue = p.prefetch ? tiles.map((t) => `${t.decl}\n  ${t.load('cStart')}`).join('\n  ') : '';
   const stageIn = tiles.map((t) => (p.prefetch ? t.store : t.loop)).join('\n    ');
   const prefetchNext = p.prefetch
     ? `if (c0 + ${CC}u < cEnd) {\n      ${tiles.map((t) => t.load(`c0 + ${CC}u`)).join('\n      ')}\n    }`
     : '';
-  return `${dtype === 'f16' ? 'enable f16;\n' : ''}${uniformsOf(p.packed).wgsl}
-@group(0) @binding(1) var<storage, read> gb: array<${dtype}>;
-@group(0) @binding(2) var<storage, read> xb: array<${dtype}>;
-@group(0) @binding(3) var<storage, read> ut: array<vec4<f32>>;
-${p.docs ? '@group(0) @binding(4) var<storage, read> db: array<i32>;\n@group(0) @binding(5)' : '@group(0) @binding(4)'} var<storage, read_write> part: array<f32>;
+  return `${dtype === 'f16' ? 'enable f16;\n' : ''}${layout.uniforms.wgsl}
+${bindingDecls(layout, [
+  ['gb', dtype, false],
+  ['xb', dtype, false],
+  ['ut', 'vec4<f32>', false],
+  ...(p.docs ? [['db', 'i32', false] as const] : []),
+  ['part', 'f32', true],
+])}
 
 var<workgroup> gS: array<f32, ${TT * stride}>;
 var<workgroup> xS: array<f32, ${rows * stride}>;
@@ -286,8 +337,7 @@ var<workgroup> uS: array<vec4<f32>, ${CC * W * Q}>;
 @compute @workgroup_size(${N})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let tBase = (wid.x + wid.y * u.gridX) * ${TT}u;
-  let slice = wid.z;
-  let cStart = slice * u.L;
+  ${zGradSliceStart(layout)}
   let cEnd = min(cStart + u.L, u.D);
   let si = lid / ${CC}u;
   let sj = lid % ${CC}u;

@@ -1,14 +1,22 @@
-import type { KernelRuntime } from '../common/gpu.js';
-import { Uniforms } from '../common/uniforms.js';
-import { convUniforms } from '../conv-core/conv-loop.wgsl.js';
+import {
+  type ConvLayout,
+  contiguousLayout,
+  type LaunchLayout,
+  layoutUniforms,
+  type StreamSet,
+  streamLets,
+} from '../conv-core/conv-layout.js';
 
 /**
- * The packed layout of the low-rank kernels: x (and dx) and z are column
- * ranges of one `[B, T, P]` tensor (e.g. the q|k|v|z_q|z_k|z_v output of one
- * fused matmul) instead of tensors of their own. Token row `tok` of x starts
- * at element `tok * stride + xOff`, of z at `tok * stride + zOff`. Why: the
- * kernels then read the matmul output in place and write dx/dz straight into
- * its packed gradient, with no strided copy on either side.
+ * The packed layout of the low-rank kernels (a conv-core ConvLayout): x (and
+ * dx) and z are column ranges of one `[B, T, P]` tensor (e.g. the
+ * q|k|v|z_q|z_k|z_v output of one fused matmul) instead of tensors of their
+ * own. Token row `tok` of stream i's x starts at element `tok * stride +
+ * xOff_i`, of its z at `tok * stride + zOff_i`. Why: the kernels then read the
+ * matmul output in place and write dx/dz straight into its packed gradient,
+ * with no strided copy on either side. One dispatch may cover several
+ * streams of the same shape (`stream`, its offsets and per-stream bindings:
+ * conv-layout.ts).
  */
 
 /** Row stride and column offsets of one stream in a packed tensor, in elements. */
@@ -28,63 +36,81 @@ export interface PackedLayout {
  */
 export type PackedAccess = 'scalar' | 'vec4';
 
-/** The access a layout allows. */
-export const packedAccess = (l: PackedLayout): PackedAccess =>
-  l.stride % 4 === 0 && l.xOffset % 4 === 0 && l.zOffset % 4 === 0 ? 'vec4' : 'scalar';
+/** The access that all of `layouts` allow. */
+export const packedAccess = (...layouts: readonly PackedLayout[]): PackedAccess =>
+  layouts.every((l) => l.stride % 4 === 0 && l.xOffset % 4 === 0 && l.zOffset % 4 === 0) ? 'vec4' : 'scalar';
 
-/** The conv uniforms plus the layout (`stride`, `xOff`, `zOff`, in scalar elements). */
-export const packedUniforms = new Uniforms([
-  ...convUniforms.fields,
+/** Most streams one dispatch covers (the uniform block holds this many offset pairs). */
+export const MAX_PACKED_STREAMS = 4;
+
+const streamIndices = Array.from({ length: MAX_PACKED_STREAMS }, (_, i) => i);
+
+/** The conv uniforms plus `blocks`, the row stride and each stream's column offsets (scalar elements). */
+export const packedUniforms = layoutUniforms([
   ['stride', 'u32'],
-  ['xOff', 'u32'],
-  ['zOff', 'u32'],
+  ...streamIndices.map((i) => [`xOff${i}`, 'u32'] as const),
+  ...streamIndices.map((i) => [`zOff${i}`, 'u32'] as const),
 ]);
 
-/** The uniform block of a kernel in `packed` layout (or contiguous). */
-export const uniformsOf = (packed: PackedAccess | undefined): Uniforms =>
-  packed ? packedUniforms : convUniforms;
-
-/** The uniform values of a layout, to merge into a kernel's uniform values. */
-export const layoutValues = (l: PackedLayout | undefined): Record<string, number> =>
-  l ? { stride: l.stride, xOff: l.xOffset, zOff: l.zOffset } : {};
-
 /**
- * `rt` whose dispatches carry `layout`: each dispatch's conv uniform block
- * (packed by the shared launchers, e.g. conv-core's dispatchTokenLoop) is
- * extended by the layout fields. packedUniforms starts with the conv
- * fields, so their slots are unchanged.
+ * The packed layout of a kernel covering `streams` streams (1..MAX_PACKED_STREAMS),
+ * whose bindings `perStream` exist once per stream. Its prelude defines
+ * `stream` and the stream's offsets `xOff` and `zOff` (scalar elements).
  */
-export function layoutRuntime(rt: KernelRuntime, layout: PackedLayout): KernelRuntime {
-  const base = packedUniforms.pack(layoutValues(layout));
-  const convWords = convUniforms.fields.length;
+export function packedConvLayout(
+  access: PackedAccess,
+  streams: number,
+  perStream: readonly string[],
+): ConvLayout {
+  if (!Number.isInteger(streams) || streams < 1 || streams > MAX_PACKED_STREAMS)
+    throw new Error(`packed layout: streams must be in 1..${MAX_PACKED_STREAMS}, got ${streams}`);
+  const set: StreamSet = { streams, perStream };
   return {
-    device: rt.device,
-    maxWorkgroupsPerDimension: rt.maxWorkgroupsPerDimension,
-    dispatch: (spec) => {
-      const conv = new Uint32Array(spec.uniforms.buffer, spec.uniforms.byteOffset, convWords);
-      const uniforms = base.slice();
-      uniforms.set(conv);
-      rt.dispatch({ ...spec, uniforms });
-    },
+    key: `|packed=${access}|streams=${streams}`,
+    uniforms: packedUniforms,
+    streams,
+    perStream,
+    prelude: (along) =>
+      `let stream = ${along} / u.blocks;
+  ${streamLets(
+    set,
+    [
+      { name: 'xOff', type: 'u32', value: (_, s) => `u.xOff${s}` },
+      { name: 'zOff', type: 'u32', value: (_, s) => `u.zOff${s}` },
+    ],
+    '\n  ',
+  )}`,
+    block: (along) => `(${along} % u.blocks)`,
+    xIndex: (row) => `${row} * u.stride + xOff + c`,
   };
 }
 
-/** Pipeline-key fragment of a layout. */
-export const packedKey = (packed: PackedAccess | undefined): string => (packed ? `|packed=${packed}` : '');
+/** The uniform values of streams at `layouts` (one packed tensor: the same stride). */
+export function packedLaunchLayout(layouts: readonly PackedLayout[]): LaunchLayout {
+  const stride = layouts[0]!.stride;
+  if (layouts.some((l) => l.stride !== stride))
+    throw new Error('packed layout: streams of one dispatch share the stride');
+  const values: Record<string, number> = { stride };
+  for (const [i, l] of layouts.entries()) {
+    values[`xOff${i}`] = l.xOffset;
+    values[`zOff${i}`] = l.zOffset;
+  }
+  return { uniforms: packedUniforms, streams: layouts.length, values };
+}
 
 /**
  * Where row `row` of x starts, as the index expression before its column: in
  * elements, or with `vec4` in vec4s (contiguous: `row * D`, exactly the
- * contiguous kernels' text).
+ * contiguous kernels' text). Packed: uses the prelude's `xOff`.
  */
 export const xRowStart = (row: string, packed: PackedAccess | undefined, vec4 = false): string => {
   if (!packed) return vec4 ? `${row} * (u.D / 4u)` : `${row} * u.D`;
-  return vec4 ? `(${row}) * (u.stride / 4u) + u.xOff / 4u` : `(${row}) * u.stride + u.xOff`;
+  return vec4 ? `(${row}) * (u.stride / 4u) + xOff / 4u` : `(${row}) * u.stride + xOff`;
 };
 
 /**
  * Index of value `col` of token `row` of z, `perToken` values a token (R, or
- * R/4 vec4s with `vec4`).
+ * R/4 vec4s with `vec4`). Packed: uses the prelude's `zOff`.
  */
 export const zIndex = (
   row: string,
@@ -94,46 +120,23 @@ export const zIndex = (
   vec4: boolean,
 ): string => {
   if (!packed) return `(${row}) * ${perToken}u + ${col}`;
-  return vec4 ? `(${row}) * (u.stride / 4u) + u.zOff / 4u + ${col}` : `(${row}) * u.stride + u.zOff + ${col}`;
+  return vec4 ? `(${row}) * (u.stride / 4u) + zOff / 4u + ${col}` : `(${row}) * u.stride + zOff + ${col}`;
 };
 
 /**
- * The shared token loop (conv-core/conv-loop.wgsl.ts) in the packed layout:
- * its uniform block gains the layout fields, and its x/dx accesses
- * (`xb[E * u.D + c]`, `dxb[E * u.D + c]`) and the z tile loads of the
- * pipelined staging (`zb[E * perToken + e % perToken]`) are re-indexed.
- * Why a rewrite: conv-core's skeleton has no layout hook (see the report of
- * the packed op); any access left in another form throws here, so a change
- * of the skeleton fails loudly instead of reading the wrong memory.
+ * The dz kernels' layout: contiguous, or packed over `streams` streams (grid
+ * z spans streams × channel slices; dy is per stream; the U transposes and
+ * the partials of the streams follow one another).
  */
-export function packTokenLoop(wgsl: string, z: { perToken: number; vec4: boolean }): string {
-  if (!wgsl.includes(convUniforms.wgsl)) throw new Error('packTokenLoop: conv uniform block not found');
-  const packed: PackedAccess = z.vec4 ? 'vec4' : 'scalar';
-  const out = wgsl
-    .replace(convUniforms.wgsl, packedUniforms.wgsl)
-    .replace(/\b(d?xb)\[([^[\]]+?) \* u\.D \+ c\]/g, (_, buf: string, row: string) => {
-      return `${buf}[${xRowStart(row, 'scalar')} + c]`;
-    })
-    .replace(
-      new RegExp(`\\bzb\\[([^[\\]]+?) \\* ${z.perToken}u \\+ (e % ${z.perToken}u)\\]`, 'g'),
-      (_, row: string, col: string) => `zb[${zIndex(row, col, z.perToken, packed, z.vec4)}]`,
-    );
-  assertPackedAccesses(out);
-  return out;
-}
+export const zGradLayout = (p: { readonly packed?: PackedAccess; readonly streams?: number }): ConvLayout =>
+  p.packed ? packedConvLayout(p.packed, p.streams ?? 1, ['gb']) : contiguousLayout;
 
-/** Throws unless every x, dx and z access of `wgsl` goes through the packed layout. */
-function assertPackedAccesses(wgsl: string): void {
-  for (const m of wgsl.matchAll(/\b(xb|dxb|zb)\[/g)) {
-    let depth = 1;
-    let i = m.index + m[0].length;
-    while (depth > 0 && i < wgsl.length) {
-      if (wgsl[i] === '[') depth++;
-      else if (wgsl[i] === ']') depth--;
-      i++;
-    }
-    const index = wgsl.slice(m.index + m[0].length, i - 1);
-    if (!index.includes('u.stride'))
-      throw new Error(`packTokenLoop: ${m[1]}[${index}] does not use the packed layout`);
-  }
-}
+/**
+ * The dz kernels' slice coordinates: `slice` (the partials' slice row, over
+ * all streams), the layout's prelude and the slice's first channel `cStart`.
+ */
+export const zGradSliceStart = (layout: ConvLayout): string => {
+  const prelude = layout.prelude('slice');
+  return `let slice = wid.z;${prelude ? `\n  ${prelude}` : ''}
+  let cStart = ${layout.block('slice')} * u.L;`;
+};

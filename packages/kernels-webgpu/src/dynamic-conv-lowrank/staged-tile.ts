@@ -1,4 +1,13 @@
+import { forEachStream, type StreamSet } from '../conv-core/conv-layout.js';
 import { each } from '../conv-core/conv-loop.wgsl.js';
+
+/** A staged tile's code (see stagedTile). */
+export interface StagedTile {
+  readonly decl: string;
+  readonly loop: string;
+  readonly load: (c0: string) => string;
+  readonly store: string;
+}
 
 /**
  * One workgroup-memory tile staged by all `threads` threads, `count` elements:
@@ -19,7 +28,7 @@ export function stagedTile(t: {
   /** The element's value for the step starting at channel `c0` (0 where out of range). */
   value: (c0: string) => string;
   store: (v: string) => string;
-}): { decl: string; loop: string; load: (c0: string) => string; store: string } {
+}): StagedTile {
   const per = Math.ceil(t.count / t.threads);
   const guard = (n: number, body: string): string =>
     (n + 1) * t.threads > t.count ? `if (lid + ${n * t.threads}u < ${t.count}u) { ${body} }` : `{ ${body} }`;
@@ -41,11 +50,31 @@ export function stagedTile(t: {
 }
 
 /**
+ * A tile read from the per-stream binding `binding` (conv-layout.ts): its
+ * loads are generated once per stream under a switch on `stream` (with one
+ * stream, exactly `make(binding)`'s). `make(name)` builds the tile reading `name`.
+ */
+export function perStreamTile(
+  streams: StreamSet,
+  binding: string,
+  make: (name: string) => StagedTile,
+): StagedTile {
+  const t = make(binding);
+  if (streams.streams === 1) return t;
+  return {
+    ...t,
+    loop: forEachStream(streams, (b) => make(b(binding)).loop),
+    load: (c0) => forEachStream(streams, (b) => make(b(binding)).load(c0)),
+  };
+}
+
+/**
  * The U tile of the dz kernels: U transposed to `[c][w][r/4]` vec4s
  * (lowRankUTransposeWgsl, binding `ut`), so a step's CC channels are one
  * contiguous run, staged into `uS[(j * W + w) * Q + q]` (zero past cEnd).
+ * `streams`: the streams' transposes follow one another in `ut` (D·W·Q vec4s each).
  */
-export const stagedUTile = (CC: number, W: number, Q: number, threads: number) =>
+export const stagedUTile = (CC: number, W: number, Q: number, threads: number, streams = false) =>
   stagedTile({
     name: 'u',
     type: 'vec4<f32>',
@@ -53,6 +82,6 @@ export const stagedUTile = (CC: number, W: number, Q: number, threads: number) =
     threads,
     index: (e) => `let ue = ${e}; let j = ue / ${W * Q}u;`,
     value: (c0) =>
-      `select(vec4<f32>(0.0), ut[min((${c0}) * ${W * Q}u + ue, u.D * ${W * Q}u - 1u)], ${c0} + j < cEnd)`,
+      `select(vec4<f32>(0.0), ut[${streams ? `stream * u.D * ${W * Q}u + ` : ''}min((${c0}) * ${W * Q}u + ue, u.D * ${W * Q}u - 1u)], ${c0} + j < cEnd)`,
     store: (v) => `uS[ue] = ${v};`,
   });

@@ -1,6 +1,7 @@
+import { bindingDecls } from '../conv-core/conv-layout.js';
 import { each } from '../conv-core/conv-loop.wgsl.js';
-import { type PackedAccess, packedKey, uniformsOf, xRowStart } from './packed-layout.js';
-import { stagedTile, stagedUTile } from './staged-tile.js';
+import { type PackedAccess, xRowStart, zGradLayout, zGradSliceStart } from './packed-layout.js';
+import { perStreamTile, stagedTile, stagedUTile } from './staged-tile.js';
 
 /** Compile-time parameters of the quad dz kernel. */
 export interface LowRankZGradQuadsParams {
@@ -18,6 +19,8 @@ export interface LowRankZGradQuadsParams {
   readonly vec4Loads?: boolean;
   /** x read from a packed tensor (packed-layout.ts; vec4Loads needs 'vec4'); absent: x of its own. */
   readonly packed?: PackedAccess;
+  /** Packed only: streams one dispatch covers (default 1), each with its own dy (grid z: streams × slices). */
+  readonly streams?: number;
 }
 
 /** Groups of 4 consecutive tokens per workgroup (one thread per group and rank quad, <= 128 threads). */
@@ -30,7 +33,7 @@ export const zGradQuadsThreads = (p: LowRankZGradQuadsParams): number => groupsO
 export const zGradQuadsTokens = (p: LowRankZGradQuadsParams): number => 4 * groupsOf(p.R);
 
 export const lowRankZGradQuadsKey = (p: LowRankZGradQuadsParams): string =>
-  `dynamicConvLowRank.dzQuads|${p.dtype}|W=${p.W}|R=${p.R}|docs=${p.docs ? 1 : 0}|cc=${p.channels}|v4=${p.vec4Loads ? 1 : 0}${packedKey(p.packed)}`;
+  `dynamicConvLowRank.dzQuads|${p.dtype}|W=${p.W}|R=${p.R}|docs=${p.docs ? 1 : 0}|cc=${p.channels}|v4=${p.vec4Loads ? 1 : 0}${zGradLayout(p).key}`;
 
 /**
  * Partial dz over one slice of channels (the output of `lowRankZGradWgsl`,
@@ -48,6 +51,7 @@ export const lowRankZGradQuadsKey = (p: LowRankZGradQuadsParams): string =>
  */
 export function lowRankZGradQuadsWgsl(p: LowRankZGradQuadsParams): string {
   const { W, R, dtype, channels: CC } = p;
+  const layout = zGradLayout(p);
   const Q = Math.ceil(R / 4);
   const G = groupsOf(R);
   const N = G * Q;
@@ -106,12 +110,14 @@ export function lowRankZGradQuadsWgsl(p: LowRankZGradQuadsParams): string {
   const tiles = [
     ...(p.vec4Loads
       ? [
-          tile(
-            'gr',
-            TT * CQ,
-            quadIndex,
-            (c0) => rowLoad('gb', 'i32(tBase + tr)', c0),
-            (v) => rowStore('gT', GS, v),
+          perStreamTile(layout, 'gb', (gb) =>
+            tile(
+              'gr',
+              TT * CQ,
+              quadIndex,
+              (c0) => rowLoad(gb, 'i32(tBase + tr)', c0),
+              (v) => rowStore('gT', GS, v),
+            ),
           ),
           // Row r of the x tile is token tBase + r - 4P.
           tile(
@@ -123,12 +129,14 @@ export function lowRankZGradQuadsWgsl(p: LowRankZGradQuadsParams): string {
           ),
         ]
       : [
-          tile(
-            'gr',
-            gCount,
-            groupIndex,
-            (c0) => group4('gb', 'i32(tBase + 4u * ti)', `${c0} + gj`),
-            (v) => `gT[gj * ${GS}u + ti] = ${v};`,
+          perStreamTile(layout, 'gb', (gb) =>
+            tile(
+              'gr',
+              gCount,
+              groupIndex,
+              (c0) => group4(gb, 'i32(tBase + 4u * ti)', `${c0} + gj`),
+              (v) => `gT[gj * ${GS}u + ti] = ${v};`,
+            ),
           ),
           // Group i holds tokens tBase + 4(i - P) .. +3.
           tile(
@@ -139,7 +147,7 @@ export function lowRankZGradQuadsWgsl(p: LowRankZGradQuadsParams): string {
             (v) => `xT[gj * ${XS}u + ti] = ${v};`,
           ),
         ]),
-    stagedUTile(CC, W, Q, N),
+    stagedUTile(CC, W, Q, N, !!p.packed),
   ];
   const decls = tiles.map((t) => t.decl).join('\n  ');
   const loads = (c0: string): string => tiles.map((t) => t.load(c0)).join('\n    ');
@@ -156,11 +164,14 @@ export function lowRankZGradQuadsWgsl(p: LowRankZGradQuadsParams): string {
     let o = (slice * u.count + tok${k}) * ${R}u + 4u * q;
     ${each(4, (r) => `if (4u * q + ${r}u < ${R}u) { part[o + ${r}u] = acc${k}.${comps[r]}; }`, '\n    ')}
   }`;
-  return `${dtype === 'f16' ? 'enable f16;\n' : ''}${uniformsOf(p.packed).wgsl}
-@group(0) @binding(1) var<storage, read> gb: array<${p.vec4Loads ? `vec4<${dtype}>` : dtype}>;
-@group(0) @binding(2) var<storage, read> xb: array<${p.vec4Loads ? `vec4<${dtype}>` : dtype}>;
-@group(0) @binding(3) var<storage, read> ut: array<vec4<f32>>;
-${p.docs ? '@group(0) @binding(4) var<storage, read> db: array<i32>;\n@group(0) @binding(5)' : '@group(0) @binding(4)'} var<storage, read_write> part: array<f32>;
+  return `${dtype === 'f16' ? 'enable f16;\n' : ''}${layout.uniforms.wgsl}
+${bindingDecls(layout, [
+  ['gb', p.vec4Loads ? `vec4<${dtype}>` : dtype, false],
+  ['xb', p.vec4Loads ? `vec4<${dtype}>` : dtype, false],
+  ['ut', 'vec4<f32>', false],
+  ...(p.docs ? [['db', 'i32', false] as const] : []),
+  ['part', 'f32', true],
+])}
 
 var<workgroup> gT: array<vec4<f32>, ${CC * GS}>;
 var<workgroup> xT: array<vec4<f32>, ${CC * XS}>;
@@ -169,8 +180,7 @@ var<workgroup> uS: array<vec4<f32>, ${uCount}>;
 @compute @workgroup_size(${N})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let tBase = (wid.x + wid.y * u.gridX) * ${TT}u;
-  let slice = wid.z;
-  let cStart = slice * u.L;
+  ${zGradSliceStart(layout)}
   let cEnd = min(cStart + u.L, u.D);
   let q = lid % ${Q}u;
   let gi = lid / ${Q}u;
