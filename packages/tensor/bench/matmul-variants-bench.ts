@@ -12,7 +12,7 @@ import { type DType, roundF16 } from '../src/dtype.js';
 import type { WebGPUBackend } from '../src/webgpu/backend.js';
 import type { MatmulTuning } from '../src/webgpu/kernels/matmul.js';
 import { matmulCaps } from '../src/webgpu/kernels/matmul-caps.js';
-import type { SgMatTiling } from '../src/webgpu/kernels/matmul-sgmat.js';
+import { type SgMatTiling, sgmatSplitKFor } from '../src/webgpu/kernels/matmul-sgmat.js';
 import { measure, type Result, record, view } from './bench-util.js';
 
 /** Tilings swept at 4096³ (sgM x sgN subgroups, tilesM x tilesN 16 x 16 matrices each, K-tile). */
@@ -276,7 +276,13 @@ async function trainingShapes(b: WebGPUBackend, results: Result[], sg: boolean):
       ['f32 tiled old default', { variant: 'registerTiled', tm: tmOld, tn: tmOld, splitK: 1 }],
       ...f32Tunings,
       ...(sg
-        ? ([['reduced precision (sgmat)', { reducedPrecision: true }]] as [string, MatmulTuning][])
+        ? ([
+            ['reduced precision (sgmat)', { reducedPrecision: true }],
+            // The same-run baseline of split-K (which the automatic choice takes for dW shapes).
+            ...(sgmatSplitKFor({ batch: 1, m, n, k }) > 1
+              ? ([['reduced precision (sgmat, unsplit)', { reducedPrecision: true, sgmat: { splits: 1 } }]] as const)
+              : []),
+          ] as [string, MatmulTuning][])
         : []),
     ];
     const best = new Map<string, { m: Awaited<ReturnType<typeof measure>>; diff: number }>();

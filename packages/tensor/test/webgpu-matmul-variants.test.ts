@@ -5,7 +5,7 @@ import type { WebGPUBackend } from '../src/webgpu/backend.js';
 import { gpuBufferOf } from '../src/webgpu/buffer.js';
 import { type MatmulCaps, matmulCaps } from '../src/webgpu/kernels/matmul-caps.js';
 import { type MatmulProblem, matmulProblem } from '../src/webgpu/kernels/matmul-problem.js';
-import { launchSgmat, type SgMatTiling } from '../src/webgpu/kernels/matmul-sgmat.js';
+import { launchSgmat, type SgMatTiling, sgmatSplitKFor } from '../src/webgpu/kernels/matmul-sgmat.js';
 import type { SgMatmulParams, SgMatShape } from '../src/webgpu/kernels/matmul-sgmat.wgsl.js';
 import {
   MATMUL_VARIANTS,
@@ -217,6 +217,64 @@ describe('subgroup-matrix kernel indexing (emulated builtins)', () => {
       { atol: 1e-4, rtol: 1e-5 },
     );
     t.done();
+  });
+});
+
+/**
+ * Split-K on the subgroup-matrix kernel (the weight-gradient shapes dW = dYᵀ X):
+ * K ranges per workgroup z into f32 partials, summed in split order. Emulated
+ * builtins, K not a multiple of the split or of bk, edge tiles in M and N.
+ */
+describe('subgroup-matrix split-K (emulated builtins)', () => {
+  const a = operand([1, 40, 300], [0, 1, 40], 61); // Aᵀ: dY stored [K, M]
+  const b = rowMajorOperand([1, 300, 36], 62);
+  test.for([2, 3, 5] as const)('A^T @ B, K 300 in %i splits', async (splits, { backend }) => {
+    const t = tracker(backend);
+    const ab = t.upload(a.data);
+    const bb = t.upload(b.data);
+    const out = t.alloc(40 * 36);
+    const p = matmulProblem(
+      { buffer: gpuBufferOf(ab), dtype: 'f32', shape: a.shape, strides: a.strides, offset: a.offset },
+      { buffer: gpuBufferOf(bb), dtype: 'f32', shape: b.shape, strides: b.strides, offset: b.offset },
+      gpuBufferOf(out),
+      'f32',
+    );
+    const params: SgMatmulParams = {
+      aDtype: 'f32',
+      bDtype: 'f32',
+      outDtype: 'f32',
+      aLoad: p.aLoad,
+      bLoad: p.bLoad,
+      shape: { m: 16, n: 16, k: 16 },
+      sgM: 2,
+      sgN: 2,
+      tilesM: 1,
+      tilesN: 1,
+      bk: 32,
+      doubleBuffer: false,
+      directStore: true,
+      syntax: { builtins: 'template', diagnostic: 'chromium' },
+      emulate: true,
+      splitK: true,
+    };
+    launchSgmat(backend.runtime, p, params, splits);
+    const keys = backend.runtime.pipelineKeys();
+    expect(keys.some((key) => key.startsWith('matmul.sgmat|') && key.includes('|splitk|'))).toBe(true);
+    expect(keys.some((key) => key.startsWith('matmul.splitk-reduce|'))).toBe(true);
+    expectClose(
+      await t.read(out),
+      reference(a, b, (v) => v),
+      { atol: 1e-4, rtol: 1e-5 },
+    );
+    t.done();
+  });
+
+  test('is chosen for long-K shapes with few big tiles, not for the others', () => {
+    expect(sgmatSplitKFor({ batch: 1, m: 2304, n: 768, k: 8192 })).toBe(4);
+    expect(sgmatSplitKFor({ batch: 1, m: 768, n: 768, k: 8192 })).toBe(8);
+    expect(sgmatSplitKFor({ batch: 1, m: 8192, n: 768, k: 2304 })).toBe(1); // enough tiles
+    expect(sgmatSplitKFor({ batch: 2, m: 768, n: 768, k: 8192 })).toBe(1);
+    expect(sgmatSplitKFor({ batch: 1, m: 768, n: 768, k: 1500 })).toBe(1); // splits under 1024 deep
   });
 });
 

@@ -2,6 +2,7 @@ import type { GpuRuntime } from '../runtime.js';
 import { matmulUniforms } from './matmul.wgsl.js';
 import type { MatmulCaps } from './matmul-caps.js';
 import { type MatmulProblem, matmulUniformValues } from './matmul-problem.js';
+import { launchSplitKReduce } from './matmul-splitk.js';
 import {
   type SgMatmulParams,
   sgmatInvalid,
@@ -27,6 +28,8 @@ export interface SgMatTiling {
   bLayout?: 'natural' | 'kn' | 'nk';
   /** Elements per staging load (see `SgMatmulParams.vec`). */
   vec?: 4 | 8;
+  /** K splits (batch 1; 1 = off). Default: by {@link sgmatSplitKFor}. */
+  splits?: number;
 }
 
 /**
@@ -47,6 +50,29 @@ export const SGMAT_TILINGS: readonly (SgMatTiling & { readonly minWorkgroups: nu
 
 type Caps = NonNullable<MatmulCaps['subgroupMatrix']>;
 
+/** Workgroups that fill the H100 twice (132 SMs). */
+const TWO_WAVES = 264;
+
+/**
+ * K splits for a batch-1 problem with fewer than two waves of 128 x 128
+ * tiles and a long K (the weight gradients dW = dYᵀ X of a training step:
+ * M, N = model widths, K = tokens): a power of two giving at least two
+ * waves, each split at least 1024 deep; 1 otherwise. Why: unsplit, those
+ * shapes ran on 64 x 64 tiles at ~57 TFLOP/s against ~100 for the dX shapes
+ * (docs/results/perf-h100-session4/README.md).
+ */
+export const sgmatSplitKFor = (p: Pick<MatmulProblem, 'batch' | 'm' | 'n' | 'k'>, tile = 128): number => {
+  if (p.batch !== 1) return 1;
+  const tiles = Math.ceil(p.m / tile) * Math.ceil(p.n / tile);
+  if (tiles >= TWO_WAVES) return 1;
+  const want = 2 ** Math.ceil(Math.log2(TWO_WAVES / tiles));
+  return Math.max(1, Math.min(Math.floor(p.k / 1024), want, 16));
+};
+
+/** The K splits for `p` (the override, else {@link sgmatSplitKFor}; 1 with direct loads). */
+export const sgmatSplits = (p: MatmulProblem, override: Partial<SgMatTiling> = {}): number =>
+  override.direct ? 1 : Math.max(1, Math.min(override.splits ?? sgmatSplitKFor(p), Math.ceil(p.k / 32)));
+
 /** The kernel parameters for `p` (tiling from {@link SGMAT_TILINGS} unless overridden). */
 export function sgmatParams(
   p: MatmulProblem,
@@ -64,15 +90,23 @@ export function sgmatParams(
     directStore: p.n % 4 === 0,
     syntax: caps.syntax,
   });
+  const splits = sgmatSplits(p, override);
+  // Split K: the big tiles, made numerous by the splits.
   const chosen =
+    (splits > 1 ? SGMAT_TILINGS[0] : undefined) ??
     SGMAT_TILINGS.find((t) => {
       const q = base(t);
       return Math.ceil(p.m / sgmatTileM(q)) * Math.ceil(p.n / sgmatTileN(q)) * p.batch >= t.minWorkgroups;
-    }) ?? SGMAT_TILINGS[SGMAT_TILINGS.length - 1]!;
+    }) ??
+    SGMAT_TILINGS[SGMAT_TILINGS.length - 1]!;
   // 8-wide staging loads for f16 inputs (H100, 4096³: 155 against 141 TFLOP/s, x @ Wᵀ 136 against 103);
   // f32 inputs stay 4-wide (8-wide measured 61 against 141 with reduced precision).
   const vec = override.vec ?? (p.a.dtype === 'f16' && p.b.dtype === 'f16' ? 8 : 4);
-  const params = base({ ...chosen, ...override, vec });
+  const { splits: _, ...tiling } = { ...chosen, ...override };
+  const params = {
+    ...base({ ...tiling, vec }),
+    ...(splits > 1 ? { splitK: true, outDtype: 'f32' as const } : {}),
+  };
   return vec === 8 && (!vec8Aligned(p) || sgmatInvalid(params)) ? { ...params, vec: 4 } : params;
 }
 
@@ -101,13 +135,39 @@ export function sgmatDirectUnfit(p: MatmulProblem, params: SgMatmulParams): stri
   return vec && words.every((x) => x % 8 === 0) ? null : 'rows not 16-byte aligned';
 }
 
-/** Launches the subgroup-matrix kernel (`matmul-sgmat.wgsl.ts`). */
-export function launchSgmat(rt: GpuRuntime, p: MatmulProblem, params: SgMatmulParams): void {
+/**
+ * Launches the subgroup-matrix kernel (`matmul-sgmat.wgsl.ts`); with
+ * `params.splitK`, over `splits` K ranges into f32 partials, then one pass
+ * sums them into the output in split order.
+ */
+export function launchSgmat(
+  rt: GpuRuntime,
+  p: MatmulProblem,
+  params: SgMatmulParams,
+  splits = params.splitK ? sgmatSplits(p) : 1,
+): void {
   const unfit = params.direct ? sgmatDirectUnfit(p, params) : null;
   if (unfit) throw new RangeError(`sgmat matmul, direct loads: ${unfit}`);
   const key = sgmatKey(params);
   const tm = sgmatTileM(params);
   const tn = sgmatTileN(params);
+  if (params.splitK) {
+    if (p.batch !== 1) throw new RangeError('sgmat matmul: split-K needs batch 1');
+    // K per split: a multiple of bk (so no staging load straddles two splits).
+    const kChunk = Math.ceil(p.k / splits / params.bk) * params.bk;
+    const used = Math.ceil(p.k / kChunk);
+    const partial = rt.acquire(used * p.m * p.n * 4);
+    rt.dispatch({
+      pipelineKey: key,
+      makeCode: () => sgmatWgsl(params),
+      bindings: [{ buffer: p.a.buffer }, { buffer: p.b.buffer }, { buffer: partial, write: true }],
+      uniforms: matmulUniforms.pack({ ...matmulUniformValues(p, 0), kChunk }),
+      workgroups: [Math.ceil(p.n / tn), Math.ceil(p.m / tm), used],
+    });
+    launchSplitKReduce(rt, partial, p.out, p.outDtype, p.m * p.n, used);
+    rt.release(partial);
+    return;
+  }
   const maxZ = rt.maxWorkgroupsPerDimension;
   for (let batchBase = 0; batchBase < p.batch; batchBase += maxZ)
     rt.dispatch({

@@ -80,6 +80,12 @@ export interface SgMatmulParams {
    */
   readonly direct?: boolean;
   /**
+   * Split-K (batch 1): workgroup z takes K range [z·kChunk, (z+1)·kChunk) and
+   * writes its f32 partial product at C + z·M·N (`outDtype` must be f32; a
+   * second pass sums the partials, see `launchSgmat`).
+   */
+  readonly splitK?: boolean;
+  /**
    * Elements per global load of a vec-capable operand (k4/m4/n4): 4, or 8
    * (f16 as one 16-byte load, which needs 8-aligned offsets and strides; f32
    * as two vec4) so that each lane stores 8 consecutive halves. Default 4.
@@ -133,6 +139,7 @@ export function sgmatShared(p: SgMatmulParams): {
 export function sgmatInvalid(p: SgMatmulParams): string | null {
   const threads = sgmatThreads(p);
   if (p.bk % p.shape.k !== 0) return `bk ${p.bk} is not a multiple of ${p.shape.k}`;
+  if (p.splitK && (p.outDtype !== 'f32' || p.direct)) return 'split-K writes f32 partials through staged loads';
   if (p.direct)
     return p.aDtype === p.bDtype && (p.aDtype === 'f16' || p.emulate) ? null : 'direct loads need f16 inputs';
   for (const [mode, outer] of [
@@ -152,7 +159,7 @@ export const sgmatKey = (p: SgMatmulParams): string =>
   `matmul.sgmat|${p.aDtype},${p.bDtype}>${p.outDtype}|a${p.aLoad}|b${p.bLoad}|${p.shape.m}x${p.shape.n}x${p.shape.k}` +
   `|sg${p.sgM}x${p.sgN}|t${p.tilesM}x${p.tilesN}|bk${p.bk}|${p.directStore ? 'ds' : 'ss'}${p.doubleBuffer ? '|db' : ''}` +
   `|${aKMajorOf(p) ? 'km' : 'mk'},${bKMajorOf(p) ? 'kn' : 'nk'}` +
-  `${p.direct ? '|direct' : ''}${vecOf(p) === 8 ? '|v8' : ''}|${p.emulate ? 'emulated' : `${p.syntax.builtins},${p.syntax.diagnostic}`}`;
+  `${p.direct ? '|direct' : ''}${vecOf(p) === 8 ? '|v8' : ''}${p.splitK ? '|splitk' : ''}|${p.emulate ? 'emulated' : `${p.syntax.builtins},${p.syntax.diagnostic}`}`;
 
 const load = (
   syntax: SgMatSyntax,
@@ -225,16 +232,16 @@ function staging(
             : `${v} let kk = v % ${bk}u; let o = (v / ${bk}u) * ${w}u;`;
       const flat = mode === 'k4' ? `${gBase} + go * ${so} + gk` : `${gBase} + gk * ${sk} + go`;
       const lanes = (first: number): string =>
-        `${mode === 'k4' ? 'gk' : 'go'} + vec4<u32>(${first}u, ${first + 1}u, ${first + 2}u, ${first + 3}u) < vec4<u32>(${mode === 'k4' ? 'u.K' : oLimit})`;
+        `${mode === 'k4' ? 'gk' : 'go'} + vec4<u32>(${first}u, ${first + 1}u, ${first + 2}u, ${first + 3}u) < vec4<u32>(${mode === 'k4' ? 'kEnd' : oLimit})`;
       loadL.push(`{ ${idx}`);
       loadL.push(`  let go = ${o0} + o; let gk = k0 + kk;`);
       if (w === 4) {
         loadL.push(`  var val = ${vt}(0.0);`);
-        loadL.push(`  if (go < ${oLimit} && gk < u.K) { val = ${cvt(`${src}[(${flat}) / 4u]`, 4)}; }`);
+        loadL.push(`  if (go < ${oLimit} && gk < kEnd) { val = ${cvt(`${src}[(${flat}) / 4u]`, 4)}; }`);
         loadL.push(`  ${r} = select(${vt}(0.0), val, ${lanes(0)}); }`);
       } else {
         loadL.push(`  var lo = ${vt}(0.0); var hi = ${vt}(0.0);`);
-        loadL.push(`  if (go < ${oLimit} && gk < u.K) {`);
+        loadL.push(`  if (go < ${oLimit} && gk < kEnd) {`);
         if (dtype === 'f16') {
           const h2 = (c: string) => `bitcast<vec2<f16>>(raw.${c})`;
           loadL.push(`    let raw = ${src}[(${flat}) / 8u];`);
@@ -272,7 +279,7 @@ function staging(
       loadL.push(`  let go = ${o0} + o; let gk = k0 + kk;`);
       loadL.push(`  ${r} = ${el}(0.0);`);
       loadL.push(
-        `  if (go < ${oLimit} && gk < u.K) { ${r} = ${cvt(`${src}[${gBase} + go * ${so} + gk * ${sk}]`, 1)}; } }`,
+        `  if (go < ${oLimit} && gk < kEnd) { ${r} = ${cvt(`${src}[${gBase} + go * ${so} + gk * ${sk}]`, 1)}; } }`,
       );
       const at = kMajorShared ? `kk * ${ld}u + o` : `o * ${ld}u + kk`;
       storeL.push(`{ ${idx} ${S}[${base}${at}] = ${r}; }`);
@@ -413,9 +420,9 @@ export function sgmatWgsl(p: SgMatmulParams): string {
   const stagedLoop = `  ${sa.regs.join('\n  ')}
   ${sb.regs.join('\n  ')}
   ${acc.join('\n  ')}
-  let tiles = (u.K + ${bk - 1}u) / ${bk}u;
+  let tiles = (kEnd - kBegin + ${bk - 1}u) / ${bk}u;
   {
-    let k0 = 0u;
+    let k0 = kBegin;
     ${sa.load.join('\n    ')}
     ${sb.load.join('\n    ')}
   }
@@ -426,7 +433,7 @@ export function sgmatWgsl(p: SgMatmulParams): string {
   }
   workgroupBarrier();
   for (var t = 0u; t < tiles; t++) {
-    let k0 = (t + 1u) * ${bk}u;
+    let k0 = kBegin + (t + 1u) * ${bk}u;
     ${db ? `let ca = (t % 2u) * ${aSize}u; let cb = (t % 2u) * ${bSize}u; let sa = ${aSize}u - ca; let sb = ${bSize}u - cb;` : ''}
     if (t + 1u < tiles) {
       ${sa.load.join('\n      ')}
@@ -442,7 +449,7 @@ export function sgmatWgsl(p: SgMatmulParams): string {
   }`;
   // Direct: K in steps of bk straight from A and B (full tiles only, see `direct`).
   const directLoop = `  ${acc.join('\n  ')}
-  for (var k0 = 0u; k0 < u.K; k0 += ${bk}u) {
+  for (var k0 = kBegin; k0 < kEnd; k0 += ${bk}u) {
     ${inner.join('\n    ')}
   }`;
   const header = em
@@ -472,12 +479,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let lane = lid % ${SUBGROUP}u;
   let am0 = (sg / ${p.sgN}u) * ${tilesM * shape.m}u;
   let bn0 = (sg % ${p.sgN}u) * ${tilesN * shape.n}u;
-  let batch = u.batchBase + wid.z;
+  ${
+    p.splitK
+      ? `// Split-K: z picks the K range; C is the [splits, M, N] f32 partial buffer.
+  let batch = 0u;
+  let kBegin = wid.z * u.kChunk;
+  let kEnd = min(u.K, kBegin + u.kChunk);
+  let cBase = wid.z * u.M * u.N;`
+      : `let batch = u.batchBase + wid.z;
+  let kBegin = 0u;
+  let kEnd = u.K;
+  let cBase = batch * u.M * u.N;`
+  }
   let m0 = wid.y * ${tm}u;
   let n0 = wid.x * ${tn}u;
   let aBase = u.aOff + batch * u.aBatch;
   let bBase = u.bOff + batch * u.bBatch;
-  let cBase = batch * u.M * u.N;
 ${dl ? directLoop : stagedLoop}
   ${epilogue}
 }`;

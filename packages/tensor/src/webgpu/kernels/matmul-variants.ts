@@ -3,7 +3,7 @@ import type { GpuRuntime } from '../runtime.js';
 import type { MatmulCaps } from './matmul-caps.js';
 import { launchNaive } from './matmul-naive.js';
 import type { MatmulProblem } from './matmul-problem.js';
-import { launchSgmat, type SgMatTiling, sgmatParams, sgmatUnfit } from './matmul-sgmat.js';
+import { launchSgmat, type SgMatTiling, sgmatParams, sgmatSplits, sgmatUnfit } from './matmul-sgmat.js';
 import { launchTiled, type TiledTuning, tiledFits } from './matmul-tiled.js';
 
 export type MatmulVariantName = 'subgroupMatrix' | 'registerTiled' | 'naive';
@@ -77,7 +77,13 @@ export const MATMUL_VARIANTS: readonly MatmulVariant[] = [
       p.m >= MATMUL_THRESHOLDS.sgmatMinSide &&
       p.n >= MATMUL_THRESHOLDS.sgmatMinSide &&
       p.batch * p.m * p.n * p.k >= MATMUL_THRESHOLDS.sgmatMinMacs,
-    launch: (p, ctx) => launchSgmat(ctx.rt, p, sgmatParams(p, ctx.caps.subgroupMatrix!, ctx.tuning.sgmat)),
+    launch: (p, ctx) =>
+      launchSgmat(
+        ctx.rt,
+        p,
+        sgmatParams(p, ctx.caps.subgroupMatrix!, ctx.tuning.sgmat),
+        sgmatSplits(p, ctx.tuning.sgmat),
+      ),
   },
   {
     name: 'registerTiled',
