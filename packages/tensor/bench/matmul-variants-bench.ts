@@ -280,7 +280,9 @@ async function trainingShapes(b: WebGPUBackend, results: Result[], sg: boolean):
             ['reduced precision (sgmat)', { reducedPrecision: true }],
             // The same-run baseline of split-K (which the automatic choice takes for dW shapes).
             ...(sgmatSplitKFor({ batch: 1, m, n, k }) > 1
-              ? ([['reduced precision (sgmat, unsplit)', { reducedPrecision: true, sgmat: { splits: 1 } }]] as const)
+              ? ([
+                  ['reduced precision (sgmat, unsplit)', { reducedPrecision: true, sgmat: { splits: 1 } }],
+                ] as const)
               : []),
           ] as [string, MatmulTuning][])
         : []),

@@ -2,7 +2,6 @@ import type { GpuRuntime } from '../runtime.js';
 import { matmulUniforms } from './matmul.wgsl.js';
 import type { MatmulCaps } from './matmul-caps.js';
 import { type MatmulProblem, matmulUniformValues } from './matmul-problem.js';
-import { launchSplitKReduce } from './matmul-splitk.js';
 import {
   type SgMatmulParams,
   sgmatInvalid,
@@ -12,6 +11,7 @@ import {
   sgmatTileN,
   sgmatWgsl,
 } from './matmul-sgmat.wgsl.js';
+import { launchSplitKReduce } from './matmul-splitk.js';
 
 /** Workgroup shape of the subgroup-matrix kernel (see `SgMatmulParams`). */
 export interface SgMatTiling {

@@ -139,7 +139,8 @@ export function sgmatShared(p: SgMatmulParams): {
 export function sgmatInvalid(p: SgMatmulParams): string | null {
   const threads = sgmatThreads(p);
   if (p.bk % p.shape.k !== 0) return `bk ${p.bk} is not a multiple of ${p.shape.k}`;
-  if (p.splitK && (p.outDtype !== 'f32' || p.direct)) return 'split-K writes f32 partials through staged loads';
+  if (p.splitK && (p.outDtype !== 'f32' || p.direct))
+    return 'split-K writes f32 partials through staged loads';
   if (p.direct)
     return p.aDtype === p.bDtype && (p.aDtype === 'f16' || p.emulate) ? null : 'direct loads need f16 inputs';
   for (const [mode, outer] of [
