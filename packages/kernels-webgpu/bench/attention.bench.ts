@@ -2,6 +2,10 @@
  * Fused causal attention benchmark (not a test): GPU time of the forward, dq
  * and dk/dv kernels and of their sum (forward + backward), f32, for the shapes
  * of the training step (B=8 H=12 T=1024 dh=64) and a long context (B=2 T=4096).
+ * Where the device has subgroup matrices two more rows per shape time the
+ * reduced-precision kernels (tensor cores): `reduced`, the sgmat forward
+ * (`causal-attention.sgmat.wgsl.ts`) with the f32 backward, and `reduced+dq`,
+ * also the sgmat dq (`causal-attention.sgmat-dq.wgsl.ts`; opt-in `sgmatDq`).
  * Each kernel is timed alone by the per-dispatch profiler (timestamp queries,
  * mean over `--iters` steps after warm-up steps). TFLOP/s count the causal
  * FLOPs each kernel executes: one causal `[T, T] × dh` product is
@@ -15,13 +19,23 @@
  * and a KV offset). `--sweep` also times the other launch shapes (that fit) at
  * the first shape, each checked on the device against the default's outputs
  * (o, dq, dk, dv) first. bench/torch_attention.py is the PyTorch baseline, run in the same device command.
+ *
+ * The reduced-precision kernels are checked on the device before their times
+ * count (bench/attention-reduced-checks.ts: o, lse, dq and Δ against the
+ * float64 reference within the bounds of their f16 roundings, and checkOp's
+ * forward and every gradient) and, at each timed shape, the max relative
+ * difference of o, dq, dk, dv from the f32 kernels' is printed (above 1e-2
+ * reads MISMATCH). `--sweep` also times their other launch shapes and the
+ * rescale threshold 0, each checked against f32 first.
  */
 import { writeFileSync } from 'node:fs';
-import { randn, type Tensor, tidy } from '@dynconv/tensor';
+import { matmulCaps, randn, type Tensor, tidy } from '@dynconv/tensor';
 import { createNodeWebGPUBackend } from '@dynconv/tensor/node';
 import { checkOp } from '@dynconv/tensor/testing';
 import { attentionPlan, attentionTuning, LAUNCHES } from '../src/causal-attention/causal-attention.fused.js';
-import { causalAttention } from '../src/index.js';
+import { causalAttention } from '../src/causal-attention/causal-attention.js';
+import { SGMAT_DQ_LAUNCHES, SGMAT_LAUNCHES } from '../src/causal-attention/causal-attention.sgmat-plan.js';
+import { checkReducedPrecision, withReduced } from './attention-reduced-checks.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string): string | undefined => {
@@ -46,6 +60,12 @@ console.log(`device: ${`${info.vendor} ${info.architecture} ${info.description}`
 console.log(`maxComputeWorkgroupStorageSize ${limit}; timestamps ${rt.hasTimestamps}`);
 const plan = attentionPlan(rt, { dtype: 'f32', dh: 64, docs: false });
 console.log(`kernels: ${plan ? [plan.fwd.key, plan.dq.key, plan.dkdv.key].join('  ') : 'none fit'}`);
+const caps = matmulCaps(rt.device);
+const reducedPlan = attentionPlan(rt, { dtype: 'f32', dh: 64, docs: false, reducedPrecision: true });
+const reduced = reducedPlan?.fwd.key.includes('|sgmat|') ?? false;
+console.log(
+  `subgroup matrices: ${caps.subgroupMatrix ? 'yes' : 'no'} (${caps.subgroupMatrixNote}); reduced-precision forward: ${reduced ? reducedPlan!.fwd.key : 'none'}`,
+);
 
 // 1. Numerics against the float64 reference (forward and every gradient), GQA and packed documents.
 const f = (...shape: number[]) => ({ shape });
@@ -64,6 +84,15 @@ await checkOp(
   { backend, fd: false },
 );
 console.log('check: new kernels match the float64 reference (forward, dq, dk, dv)');
+
+if (reduced) {
+  await withReduced(() => checkReducedPrecision(backend));
+  console.log('check: the reduced-precision forward matches the float64 reference (o, lse; f32 backward)');
+  await withReduced(() => checkReducedPrecision(backend), { sgmatDq: true });
+  console.log(
+    'check: the reduced-precision dq matches the float64 reference (dq, Δ; with the sgmat forward)',
+  );
+}
 
 function docStarts(T: number, cuts: number[]): number[] {
   const out: number[] = [];
@@ -140,8 +169,7 @@ for (const { B, H, T, dh } of shapes) {
   const [q, k, v] = [leaf(), leaf(), leaf()];
   const w = randn([B, H, T, dh], { backend });
   const unit = 2 * dh * ((T * (T + 1)) / 2) * B * H; // one causal product
-  {
-    const name = 'tiled';
+  const timeRow = async (name: string, extra: Record<string, unknown> = {}) => {
     const t = await timeKernels(q, k, v, w);
     const total = t.fwd + t.dq + t.dkdv;
     const row = {
@@ -156,9 +184,45 @@ for (const { B, H, T, dh } of shapes) {
       dqTflops: +((3 * unit) / t.dq / 1e9).toFixed(2),
       dkdvTflops: +((4 * unit) / t.dkdv / 1e9).toFixed(2),
       fwdBwdTflops: +((9 * unit) / total / 1e9).toFixed(2),
+      ...extra,
     };
     rows.push(row);
     console.log(JSON.stringify(row));
+  };
+  await timeRow('tiled');
+  if (reduced) {
+    // The f32 kernels' outputs are the yardstick of the reduced kernels at this shape (on the device).
+    const f32Out = await outputs(q, k, v, w);
+    for (const [name, tuning] of [
+      ['reduced', {}],
+      ['reduced+dq', { sgmatDq: true }],
+    ] as const) {
+      const diff = await withReduced(async () => relDiff(f32Out, await outputs(q, k, v, w)), tuning);
+      console.log(
+        `check ${name} vs f32 kernels at B=${B} H=${H} T=${T}: max rel diff of o, dq, dk, dv ${diff.toExponential(1)}${diff < 1e-2 ? '' : ' MISMATCH'}`,
+      );
+      await withReduced(() => timeRow(name, { maxRelDiffVsF32: +diff.toExponential(2) }), tuning);
+    }
+    if (sweep && T === shapes[0]!.T) {
+      const variants: Partial<typeof attentionTuning>[] = [
+        ...SGMAT_LAUNCHES.slice(1).map((l) => ({ sgmatLaunch: l })),
+        { sgmatTau: 0 },
+        ...SGMAT_DQ_LAUNCHES.slice(1).map((l) => ({ sgmatDq: true, sgmatDqLaunch: l })),
+        { sgmatDq: true, sgmatDqLaunch: { ...SGMAT_DQ_LAUNCHES[0]!, transposed: false } },
+      ];
+      for (const tuning of variants)
+        await withReduced(async () => {
+          const p = attentionPlan(rt, { dtype: 'f32', dh, docs: false, reducedPrecision: true });
+          const fits = (key = '') => key.includes('|sgmat|');
+          if (!fits(p?.fwd.key) || (tuning.sgmatDq && !fits(p?.dq.key)))
+            return console.log(`sweep reduced ${JSON.stringify(tuning)}: does not fit`);
+          const d = relDiff(f32Out, await outputs(q, k, v, w));
+          const t = await timeKernels(q, k, v, w);
+          console.log(
+            `sweep reduced ${JSON.stringify(tuning)}: fwd ${t.fwd.toFixed(3)} dq ${t.dq.toFixed(3)} ms; max rel diff vs f32 ${d.toExponential(1)}${d < 1e-2 ? '' : ' MISMATCH'}`,
+          );
+        }, tuning);
+    }
   }
   if (sweep && T === shapes[0]!.T) {
     // Every swept launch is checked against the default's outputs at this shape before its time counts.

@@ -8,8 +8,12 @@ backward 7 (the standard 2 + 5; our kernels execute 9, recomputing S and dP).
 
     python3 bench/torch_attention.py [--small] [--webgpu FILE] [--json FILE]
 
+Also times SDPA on f16 copies of the inputs (FlashAttention-2 on the H100),
+the baseline for our reduced-precision row (tensor-core forward).
+
 With --webgpu FILE (the JSON that `bench:attention --json FILE` wrote in the
-same run) it prints our times as ratios to PyTorch's.
+same run) it prints our times as ratios to PyTorch's (the `reduced` row also
+to f16 SDPA's).
 """
 
 import json
@@ -45,6 +49,7 @@ def median_ms(fn):
 
 
 rows = []
+rows_f16 = []
 for B, H, T, dh in shapes:
     q, k, v = (torch.randn(B, H, T, dh, device="cuda") * 0.5 for _ in range(3))
     for t in (q, k, v):
@@ -72,9 +77,32 @@ for B, H, T, dh in shapes:
     rows.append(row)
     print("torch", json.dumps(row))
 
+    q16, k16, v16 = (t.detach().half().requires_grad_(True) for t in (q, k, v))
+    w16 = w.half()
+
+    def fwd16():
+        with torch.no_grad():
+            F.scaled_dot_product_attention(q16, k16, v16, is_causal=True)
+
+    def fwd_bwd16():
+        o = F.scaled_dot_product_attention(q16, k16, v16, is_causal=True)
+        o.backward(w16)
+        q16.grad = k16.grad = v16.grad = None
+
+    f, fb = median_ms(fwd16), median_ms(fwd_bwd16)
+    row16 = {
+        "shape": row["shape"],
+        "fwdMs": round(f, 3),
+        "fwdBwdMs": round(fb, 3),
+        "fwdTflops": round(2 * unit / f / 1e9, 2),
+        "fwdBwdTflops": round(7 * unit / fb / 1e9, 2),
+    }
+    rows_f16.append(row16)
+    print("torch f16", json.dumps(row16))
+
 print(f"torch {torch.__version__}, {torch.cuda.get_device_name()}, f32 SDPA (TF32 off)")
 if arg("--json"):
-    json.dump({"torch": torch.__version__, "rows": rows}, open(arg("--json"), "w"), indent=2)
+    json.dump({"torch": torch.__version__, "rows": rows, "rowsF16": rows_f16}, open(arg("--json"), "w"), indent=2)
 if arg("--webgpu"):
     ours = json.load(open(arg("--webgpu")))["rows"]
     print("\n| kernels | shape | fwd ms (x torch) | fwd+bwd ms (x torch) |\n|---|---|---|---|")
@@ -82,5 +110,10 @@ if arg("--webgpu"):
         t = next((x for x in rows if x["shape"] == r["shape"]), None)
         if t:
             print(f"| {r['kernels']} | {r['shape']} | {r['fwdMs']} ({r['fwdMs'] / t['fwdMs']:.2f}x) | {r['fwdBwdMs']} ({r['fwdBwdMs'] / t['fwdBwdMs']:.2f}x) |")
+        h = next((x for x in rows_f16 if x["shape"] == r["shape"]), None)
+        if h and r["kernels"] == "reduced":
+            print(f"| {r['kernels']} vs torch f16 | {r['shape']} | {r['fwdMs']} ({r['fwdMs'] / h['fwdMs']:.2f}x) | {r['fwdBwdMs']} ({r['fwdBwdMs'] / h['fwdBwdMs']:.2f}x) |")
     for t in rows:
         print(f"| torch SDPA | {t['shape']} | {t['fwdMs']} | {t['fwdBwdMs']} |")
+    for t in rows_f16:
+        print(f"| torch SDPA f16 | {t['shape']} | {t['fwdMs']} | {t['fwdBwdMs']} |")

@@ -1,5 +1,5 @@
 import { record, type Tensor } from '@dynconv/tensor';
-import { type Binding, type KernelRuntime, output } from '../common/gpu.js';
+import { type KernelRuntime, output } from '../common/gpu.js';
 import { bind, raw } from '../conv-core/conv-launch.js';
 import {
   rowwiseAttentionForwardWgsl,
@@ -8,6 +8,7 @@ import {
   rowwiseAttentionQueryGradWgsl,
   rowwiseAttentionTile,
 } from './causal-attention.rowwise.wgsl.js';
+import { type SgmatTuning, sgmatStages } from './causal-attention.sgmat-plan.js';
 import {
   type AttentionKernelParams,
   type AttentionStage,
@@ -62,11 +63,35 @@ export const LAUNCHES: Record<AttentionStage, readonly Launch[]> = {
  * Benchmark and test hook: force a launch shape per stage; `heavyFirst: false`
  * dispatches blocks in row order (see `AttentionKernelParams.heavyFirst`).
  */
-export const attentionTuning: {
+export const attentionTuning: SgmatTuning & {
   launch: Partial<Record<AttentionStage, Launch>>;
   heavyFirst?: boolean | undefined;
   /** Force the row-wise kernels (true) or the register-tiled ones (false); default: by device (see attentionPlan). */
   rowwise?: boolean | undefined;
+  /**
+   * Reduced precision: the forward on tensor cores (q, k, v rounded to f16,
+   * f32 softmax and accumulation; `causal-attention.sgmat.wgsl.ts`) where the
+   * device has subgroup matrices; the backward stays f32 unless `sgmatDq`.
+   * Default: the backend's `tuning.matmul.reducedPrecision` (the e2e bench's mixed mode).
+   */
+  reducedPrecision?: boolean | undefined;
+  /** Force the subgroup-matrix forward's launch shape (else the first of SGMAT_LAUNCHES that fits). */
+  sgmatLaunch?: SgmatTuning['sgmatLaunch'];
+  /** Lazy-rescale threshold of the subgroup-matrix forward (0: rescale whenever a row max rises). */
+  sgmatTau?: number | undefined;
+  /**
+   * With reduced precision, also dq on tensor cores (`causal-attention.sgmat-dq.wgsl.ts`).
+   * Off by default until measured and checked on the H100.
+   */
+  sgmatDq?: boolean | undefined;
+  /** Force the subgroup-matrix dq kernel's launch shape (else the first of SGMAT_DQ_LAUNCHES that fits). */
+  sgmatDqLaunch?: SgmatTuning['sgmatDqLaunch'];
+  /**
+   * Test hook: use the subgroup-matrix kernels with emulated builtins (runs on
+   * any device, llvmpipe included) for this matrix shape, regardless of
+   * `reducedPrecision` and the device's features.
+   */
+  sgmatEmulate?: SgmatTuning['sgmatEmulate'];
 } = {
   launch: {},
 };
@@ -100,16 +125,22 @@ interface StageKernel {
 
 export type AttentionPlan = Record<AttentionStage, StageKernel>;
 
+/** What the plan is chosen for: the f32 kernels' params and whether reduced precision is allowed. */
+export type AttentionPlanBase = Pick<AttentionKernelParams, 'dtype' | 'dh' | 'docs'> & {
+  /** The backend allows f16 rounding of f32 operands (see `attentionTuning.reducedPrecision`). */
+  readonly reducedPrecision?: boolean;
+};
+
 /**
  * The three kernels for these inputs: for each stage the first launch shape
  * whose workgroup memory fits the device; null when one does not fit at all
  * (a very large head dim), where the caller composes the op instead. On
- * SwiftShader (or with `attentionTuning.rowwise`) the row-wise kernels.
+ * SwiftShader (or with `attentionTuning.rowwise`) the row-wise kernels. With
+ * reduced precision on a device with subgroup matrices the forward (and
+ * with `sgmatDq` dq) are the tensor-core ones (`sgmatStages`); dk/dv stays f32.
  */
-export function attentionPlan(
-  rt: KernelRuntime,
-  base: Pick<AttentionKernelParams, 'dtype' | 'dh' | 'docs'>,
-): AttentionPlan | null {
+export function attentionPlan(rt: KernelRuntime, planBase: AttentionPlanBase): AttentionPlan | null {
+  const base = { dtype: planBase.dtype, dh: planBase.dh, docs: planBase.docs };
   if (attentionTuning.rowwise ?? isSwiftShader(rt.device)) return rowwisePlan(base);
   const limit = rt.device.limits.maxComputeWorkgroupStorageSize;
   const pick = (stage: AttentionStage, code: (p: AttentionKernelParams) => string): StageKernel | null => {
@@ -125,13 +156,14 @@ export function attentionPlan(
       grid: (rows, heads) => attentionGrid(p, Math.ceil(rows / (4 * p.ty)), heads),
     };
   };
-  const fwd = pick('fwd', attentionForwardWgsl);
-  const dq = pick('dq', attentionQueryGradWgsl);
+  const sgmat = sgmatStages(rt, planBase, attentionTuning);
+  const fwd = sgmat.fwd ?? pick('fwd', attentionForwardWgsl);
+  const dq = sgmat.dq ?? pick('dq', attentionQueryGradWgsl);
   const dkdv = pick('dkdv', attentionKeyGradWgsl);
   return fwd && dq && dkdv ? { fwd, dq, dkdv } : null;
 }
 
-interface Shapes {
+export interface AttentionShapes {
   B: number;
   H: number;
   Hkv: number;
@@ -139,6 +171,87 @@ interface Shapes {
   Tk: number;
   dh: number;
   kvOffset: number;
+}
+
+/** The uniforms every attention kernel reads. */
+const uniformsOf = (s: AttentionShapes, scale: number): Uint32Array =>
+  attentionUniforms.pack({
+    H: s.H,
+    Hkv: s.Hkv,
+    Tq: s.Tq,
+    Tk: s.Tk,
+    kvOffset: s.kvOffset,
+    group: s.H / s.Hkv,
+    scale,
+  });
+
+/**
+ * The plan's forward kernel alone on contiguous tensors (no autograd record):
+ * o `[B, H, Tq, dh]` (q's dtype) and the row logsumexp `[B, H, Tq]` (f32)
+ * that the backward kernels read. q `[B, H, Tq, dh]`, k and v `[B, Hkv, Tk, dh]`,
+ * docStart i32 `[B, Tq]`.
+ */
+export function attentionForward(
+  rt: KernelRuntime,
+  plan: AttentionPlan,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  docStart: Tensor | null,
+  scale: number,
+  s: AttentionShapes,
+): { o: Tensor; lse: Tensor } {
+  const o = output(q.backend, [s.B, s.H, s.Tq, s.dh], q.dtype);
+  const lse = output(q.backend, [s.B, s.H, s.Tq], 'f32');
+  rt.dispatch({
+    pipelineKey: plan.fwd.key,
+    makeCode: plan.fwd.code,
+    bindings: [
+      bind(q),
+      bind(k),
+      bind(v),
+      ...(docStart ? [bind(docStart)] : []),
+      bind(o, true),
+      bind(lse, true),
+    ],
+    uniforms: uniformsOf(s, scale),
+    workgroups: plan.fwd.grid(s.Tq, s.B * s.H),
+  });
+  return { o, lse };
+}
+
+/**
+ * The plan's dq kernel alone on contiguous tensors: dq `[B, H, Tq, dh]` and
+ * Δ = rowsum(dO ∘ O) `[B, H, Tq]` (f32) from q, k, v, o, dO (`[B, H, Tq, dh]`
+ * like o), the forward's logsumexp and docStart.
+ */
+export function attentionQueryGrad(
+  rt: KernelRuntime,
+  plan: AttentionPlan,
+  [q, k, v, o, g, lse, docStart]: readonly [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor | null],
+  scale: number,
+  s: AttentionShapes,
+): { dq: Tensor; delta: Tensor } {
+  const dq = output(q.backend, q.shape, q.dtype);
+  const delta = output(q.backend, [s.B, s.H, s.Tq], 'f32');
+  rt.dispatch({
+    pipelineKey: plan.dq.key,
+    makeCode: plan.dq.code,
+    bindings: [
+      bind(q),
+      bind(k),
+      bind(v),
+      bind(o),
+      bind(g),
+      bind(lse),
+      ...(docStart ? [bind(docStart)] : []),
+      bind(dq, true),
+      bind(delta, true),
+    ],
+    uniforms: uniformsOf(s, scale),
+    workgroups: plan.dq.grid(s.Tq, s.B * s.H),
+  });
+  return { dq, delta };
 }
 
 /**
@@ -155,57 +268,22 @@ export function causalAttentionFused(
   v: Tensor,
   docStart: Tensor | undefined,
   scale: number,
-  s: Shapes,
+  s: AttentionShapes,
 ): Tensor {
   const backend = q.backend;
   const qc = raw(q);
   const kc = raw(k);
   const vc = raw(v);
   const dc = docStart ? raw(docStart) : null;
-  const uniforms = attentionUniforms.pack({
-    H: s.H,
-    Hkv: s.Hkv,
-    Tq: s.Tq,
-    Tk: s.Tk,
-    kvOffset: s.kvOffset,
-    group: s.H / s.Hkv,
-    scale,
-  });
-  const docs = (): Binding[] => (dc ? [bind(dc)] : []);
-  const o = output(backend, [s.B, s.H, s.Tq, s.dh], q.dtype);
-  const lse = output(backend, [s.B, s.H, s.Tq], 'f32');
-  rt.dispatch({
-    pipelineKey: plan.fwd.key,
-    makeCode: plan.fwd.code,
-    bindings: [bind(qc), bind(kc), bind(vc), ...docs(), bind(o, true), bind(lse, true)],
-    uniforms,
-    workgroups: plan.fwd.grid(s.Tq, s.B * s.H),
-  });
+  const uniforms = uniformsOf(s, scale);
+  const { o, lse } = attentionForward(rt, plan, qc, kc, vc, dc, scale, s);
   const saved = [qc, kc, vc, o, lse, ...(dc ? [dc] : [])];
   record('causalAttention', [q, k, v], [o], saved, ([g], sv) => {
     const [sq, sk, svv, so, sl] = [sv[0]!, sv[1]!, sv[2]!, sv[3]!, sv[4]!];
     const sd = dc ? sv[5]! : null;
     const gc = raw(g!);
     const sdocs = sd ? [bind(sd)] : [];
-    const dq = output(backend, q.shape, q.dtype);
-    const delta = output(backend, [s.B, s.H, s.Tq], 'f32');
-    rt.dispatch({
-      pipelineKey: plan.dq.key,
-      makeCode: plan.dq.code,
-      bindings: [
-        bind(sq),
-        bind(sk),
-        bind(svv),
-        bind(so),
-        bind(gc),
-        bind(sl),
-        ...sdocs,
-        bind(dq, true),
-        bind(delta, true),
-      ],
-      uniforms,
-      workgroups: plan.dq.grid(s.Tq, s.B * s.H),
-    });
+    const { dq, delta } = attentionQueryGrad(rt, plan, [sq, sk, svv, so, gc, sl, sd], scale, s);
     const dk = output(backend, k.shape, k.dtype);
     const dv = output(backend, v.shape, v.dtype);
     rt.dispatch({

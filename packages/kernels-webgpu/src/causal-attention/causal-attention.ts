@@ -8,6 +8,11 @@ export type { CausalAttentionOptions } from './causal-attention.ref.js';
 
 const OP = 'causalAttention';
 
+/** The backend lets f32 operands be rounded to f16 for tensor cores (its `tuning.matmul.reducedPrecision`). */
+const allowsReducedPrecision = (backend: Tensor['backend']): boolean =>
+  (backend as { tuning?: { matmul?: { reducedPrecision?: boolean } } }).tuning?.matmul?.reducedPrecision ===
+  true;
+
 /** Validates attention arguments; returns the shapes and the resolved kvOffset. */
 export function checkAttentionArgs(q: Tensor, k: Tensor, v: Tensor, options: CausalAttentionOptions) {
   assertSameBackend(OP, { q, k, v, docStart: options.docStart });
@@ -64,7 +69,12 @@ export function causalAttention(
   const dtype = q.dtype === 'f16' ? 'f16' : 'f32';
   const plan =
     rt && supportsDType(rt, q.dtype) && shapes.Tq > 0 && shapes.Tk > 0
-      ? attentionPlan(rt, { dtype, dh: shapes.dh, docs: options.docStart !== undefined })
+      ? attentionPlan(rt, {
+          dtype,
+          dh: shapes.dh,
+          docs: options.docStart !== undefined,
+          reducedPrecision: allowsReducedPrecision(q.backend),
+        })
       : null;
   if (rt && plan) return causalAttentionFused(rt, plan, q, k, v, options.docStart, scale, shapes);
   return causalAttentionRef(q, k, v, { ...options, kvOffset: shapes.kvOffset, scale });

@@ -7,6 +7,8 @@ export type { KernelTime } from './dispatch-profiler.js';
 export { erfApprox, geluErf } from './kernels/erf.js';
 export { mathWgsl } from './kernels/math.wgsl.js';
 export type { MatmulTuning } from './kernels/matmul.js';
+export { type MatmulCaps, matmulCaps } from './kernels/matmul-caps.js';
+export type { SgMatShape, SgMatSyntax } from './kernels/matmul-sgmat.wgsl.js';
 export {
   type DispatchSpec,
   GpuRuntime,
