@@ -131,6 +131,24 @@ export type AttentionPlanBase = Pick<AttentionKernelParams, 'dtype' | 'dh' | 'do
   readonly reducedPrecision?: boolean;
 };
 
+/** Kernel families `DYNCONV_ATTENTION` can force (tests, benchmarks). */
+const FAMILIES = ['rowwise', 'tiled', 'sgmat'] as const;
+
+/**
+ * `DYNCONV_ATTENTION=rowwise|tiled|sgmat` forces the kernel family: the
+ * pre-session-3 row-wise kernels, the register-tiled f32 ones, or the
+ * tensor-core forward (where the device has subgroup matrices; else tiled).
+ * `attentionTuning` fields win over it.
+ */
+function forcedFamily(): (typeof FAMILIES)[number] | undefined {
+  const value = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env
+    ?.DYNCONV_ATTENTION;
+  if (!value) return undefined;
+  if (!(FAMILIES as readonly string[]).includes(value))
+    throw new Error(`DYNCONV_ATTENTION must be one of ${FAMILIES.join(', ')}, got '${value}'`);
+  return value as (typeof FAMILIES)[number];
+}
+
 /**
  * The three kernels for these inputs: for each stage the first launch shape
  * whose workgroup memory fits the device; null when one does not fit at all
@@ -138,10 +156,13 @@ export type AttentionPlanBase = Pick<AttentionKernelParams, 'dtype' | 'dh' | 'do
  * SwiftShader (or with `attentionTuning.rowwise`) the row-wise kernels. With
  * reduced precision on a device with subgroup matrices the forward (and
  * with `sgmatDq` dq) are the tensor-core ones (`sgmatStages`); dk/dv stays f32.
+ * `DYNCONV_ATTENTION` forces a family (see {@link forcedFamily}).
  */
 export function attentionPlan(rt: KernelRuntime, planBase: AttentionPlanBase): AttentionPlan | null {
   const base = { dtype: planBase.dtype, dh: planBase.dh, docs: planBase.docs };
-  if (attentionTuning.rowwise ?? isSwiftShader(rt.device)) return rowwisePlan(base);
+  const forced = forcedFamily();
+  if (attentionTuning.rowwise ?? (forced ? forced === 'rowwise' : isSwiftShader(rt.device)))
+    return rowwisePlan(base);
   const limit = rt.device.limits.maxComputeWorkgroupStorageSize;
   const pick = (stage: AttentionStage, code: (p: AttentionKernelParams) => string): StageKernel | null => {
     const forced = attentionTuning.launch[stage];
@@ -156,7 +177,13 @@ export function attentionPlan(rt: KernelRuntime, planBase: AttentionPlanBase): A
       grid: (rows, heads) => attentionGrid(p, Math.ceil(rows / (4 * p.ty)), heads),
     };
   };
-  const sgmat = sgmatStages(rt, planBase, attentionTuning);
+  const sgmat =
+    forced === 'tiled'
+      ? { fwd: null, dq: null }
+      : sgmatStages(rt, planBase, {
+          ...attentionTuning,
+          reducedPrecision: attentionTuning.reducedPrecision ?? (forced === 'sgmat' ? true : undefined),
+        });
   const fwd = sgmat.fwd ?? pick('fwd', attentionForwardWgsl);
   const dq = sgmat.dq ?? pick('dq', attentionQueryGradWgsl);
   const dkdv = pick('dkdv', attentionKeyGradWgsl);
