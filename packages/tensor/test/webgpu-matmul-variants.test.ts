@@ -1,4 +1,5 @@
 import { describe, expect } from 'vitest';
+import type { BackendBuffer } from '../src/backend.js';
 import { roundF16 } from '../src/dtype.js';
 import { TensorError } from '../src/errors.js';
 import type { WebGPUBackend } from '../src/webgpu/backend.js';
@@ -149,6 +150,39 @@ describe('webgpu matmul variants', () => {
       );
 });
 
+/** f32 operands `a` @ `b` uploaded through `t`, and kernel parameters with emulated builtins. */
+function emulatedProblem(
+  t: ReturnType<typeof tracker>,
+  a: Operand,
+  b: Operand,
+  shape: SgMatShape,
+  tiling: SgMatTiling,
+): { p: MatmulProblem; out: BackendBuffer; params: SgMatmulParams } {
+  const ab = t.upload(a.data);
+  const bb = t.upload(b.data);
+  const n = b.shape[2];
+  const out = t.alloc(a.shape[0] * a.shape[1] * n);
+  const p = matmulProblem(
+    { buffer: gpuBufferOf(ab), dtype: 'f32', shape: a.shape, strides: a.strides, offset: a.offset },
+    { buffer: gpuBufferOf(bb), dtype: 'f32', shape: b.shape, strides: b.strides, offset: b.offset },
+    gpuBufferOf(out),
+    'f32',
+  );
+  const params: SgMatmulParams = {
+    aDtype: 'f32',
+    bDtype: 'f32',
+    outDtype: 'f32',
+    aLoad: p.aLoad,
+    bLoad: p.bLoad,
+    shape,
+    ...tiling,
+    directStore: n % 4 === 0,
+    syntax: { builtins: 'template', diagnostic: 'chromium' },
+    emulate: true,
+  };
+  return { p, out, params };
+}
+
 /**
  * The subgroup-matrix kernel's own indexing (staging per load path, shared
  * layouts, matrix offsets and majorness, direct and scratch epilogues, double
@@ -187,29 +221,7 @@ describe('subgroup-matrix kernel indexing (emulated builtins)', () => {
     const [, tiling, shape] = tilings[j]!;
     const [, a, b] = cases[i]!;
     const t = tracker(backend);
-    const ab = t.upload(a.data);
-    const bb = t.upload(b.data);
-    const [batch, m] = a.shape;
-    const n = b.shape[2];
-    const out = t.alloc(batch * m * n);
-    const p = matmulProblem(
-      { buffer: gpuBufferOf(ab), dtype: 'f32', shape: a.shape, strides: a.strides, offset: a.offset },
-      { buffer: gpuBufferOf(bb), dtype: 'f32', shape: b.shape, strides: b.strides, offset: b.offset },
-      gpuBufferOf(out),
-      'f32',
-    );
-    const params: SgMatmulParams = {
-      aDtype: 'f32',
-      bDtype: 'f32',
-      outDtype: 'f32',
-      aLoad: p.aLoad,
-      bLoad: p.bLoad,
-      shape,
-      ...tiling,
-      directStore: n % 4 === 0,
-      syntax: { builtins: 'template', diagnostic: 'chromium' },
-      emulate: true,
-    };
+    const { p, out, params } = emulatedProblem(t, a, b, shape, tiling);
     launchSgmat(backend.runtime, p, params);
     expectClose(
       await t.read(out),
@@ -230,34 +242,9 @@ describe('subgroup-matrix split-K (emulated builtins)', () => {
   const b = rowMajorOperand([1, 300, 36], 62);
   test.for([2, 3, 5] as const)('A^T @ B, K 300 in %i splits', async (splits, { backend }) => {
     const t = tracker(backend);
-    const ab = t.upload(a.data);
-    const bb = t.upload(b.data);
-    const out = t.alloc(40 * 36);
-    const p = matmulProblem(
-      { buffer: gpuBufferOf(ab), dtype: 'f32', shape: a.shape, strides: a.strides, offset: a.offset },
-      { buffer: gpuBufferOf(bb), dtype: 'f32', shape: b.shape, strides: b.strides, offset: b.offset },
-      gpuBufferOf(out),
-      'f32',
-    );
-    const params: SgMatmulParams = {
-      aDtype: 'f32',
-      bDtype: 'f32',
-      outDtype: 'f32',
-      aLoad: p.aLoad,
-      bLoad: p.bLoad,
-      shape: { m: 16, n: 16, k: 16 },
-      sgM: 2,
-      sgN: 2,
-      tilesM: 1,
-      tilesN: 1,
-      bk: 32,
-      doubleBuffer: false,
-      directStore: true,
-      syntax: { builtins: 'template', diagnostic: 'chromium' },
-      emulate: true,
-      splitK: true,
-    };
-    launchSgmat(backend.runtime, p, params, splits);
+    const tiling = { sgM: 2, sgN: 2, tilesM: 1, tilesN: 1, bk: 32, doubleBuffer: false };
+    const { p, out, params } = emulatedProblem(t, a, b, { m: 16, n: 16, k: 16 }, tiling);
+    launchSgmat(backend.runtime, p, { ...params, splitK: true }, splits);
     const keys = backend.runtime.pipelineKeys();
     expect(keys.some((key) => key.startsWith('matmul.sgmat|') && key.includes('|splitk|'))).toBe(true);
     expect(keys.some((key) => key.startsWith('matmul.splitk-reduce|'))).toBe(true);
