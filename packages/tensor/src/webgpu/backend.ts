@@ -53,6 +53,7 @@ import {
   softmaxWgsl,
 } from './kernels/softmax.wgsl.js';
 import { TOPK_SORT_MAX, topkUniforms, topkWgsl } from './kernels/topk.wgsl.js';
+import { isTransposeCopy, launchTransposeCopy } from './kernels/transpose.wgsl.js';
 import { GpuRuntime, type GpuRuntimeOptions, type StorageBinding } from './runtime.js';
 import { accessMode, rowMajorStrides } from './strides.js';
 import { computeType, isIntDType } from './wgsl.js';
@@ -303,6 +304,10 @@ export class WebGPUBackend implements Backend {
       this.copy(src, tmpView);
       this.copy(tmpView, dst);
       this.free(tmp);
+      return;
+    }
+    if (isTransposeCopy(src, dst)) {
+      launchTransposeCopy(this.runtime, src, dst);
       return;
     }
     launchElementwise(this.runtime, {
