@@ -19,20 +19,21 @@
  */
 import { matmulCaps, roundF16, type SgMatShape, type Tensor, tensor } from '@dynconv/tensor';
 import { createNodeWebGPUBackend } from '@dynconv/tensor/node';
-import { testRng } from '@dynconv/tensor/testing';
 import { causalAttentionForward64 } from '../src/causal-attention/causal-attention.ref.js';
 import {
   type SgmatAttentionLaunch,
   type SgmatAttentionParams,
   sgmatAttentionBytes,
   sgmatAttentionForwardWgsl,
-  sgmatAttentionGrid,
   sgmatAttentionLayout,
 } from '../src/causal-attention/causal-attention.sgmat.wgsl.js';
+import { sgmatGrid } from '../src/causal-attention/causal-attention.sgmat-launch.js';
 import { SGMAT_LAUNCHES } from '../src/causal-attention/causal-attention.sgmat-plan.js';
 import { attentionUniforms } from '../src/causal-attention/causal-attention.wgsl.js';
 import { output } from '../src/common/gpu.js';
 import { bind } from '../src/conv-core/conv-launch.js';
+import { docStartValues } from '../test/helpers.js';
+import { type AttentionDims, type AttentionInputs, halfInputs, S16 } from '../test/sgmat-attention.js';
 import { checkReducedPrecision, withReduced } from './attention-reduced-checks.js';
 
 const args = process.argv.slice(2);
@@ -51,26 +52,12 @@ const limit = rt.device.limits.maxComputeWorkgroupStorageSize;
 console.log(
   `device ${rt.device.adapterInfo.description}; limit ${limit}; sgmat ${caps.subgroupMatrixNote}; robustness env ${process.env.DYNCONV_WEBGPU_ROBUSTNESS ?? '-'}`,
 );
-const shape: SgMatShape = caps.subgroupMatrix?.shape ?? { m: 16, n: 16, k: 16 };
+const shape: SgMatShape = caps.subgroupMatrix?.shape ?? S16;
 const syntax = caps.subgroupMatrix?.syntax ?? {
   builtins: 'template' as const,
   diagnostic: 'chromium' as const,
 };
 if (!emulate && !caps.subgroupMatrix) throw new Error('no subgroup matrices (use --emulate)');
-
-interface Dims {
-  B: number;
-  H: number;
-  Hkv: number;
-  Tq: number;
-  Tk: number;
-  dh: number;
-}
-
-const halfValues = (n: number, seed: number): number[] => {
-  const rng = testRng(seed);
-  return Array.from({ length: n }, () => roundF16(rng.normal()));
-};
 
 /** Source patches of the kernel (experiments); each returns the patched WGSL. */
 const PATCHES: Record<string, (code: string, p: SgmatAttentionParams) => string> = {
@@ -182,8 +169,8 @@ interface Run {
 
 async function runKernel(
   p: SgmatAttentionParams,
-  d: Dims,
-  x: { q: number[]; k: number[]; v: number[]; starts?: number[] | undefined },
+  d: AttentionDims,
+  x: AttentionInputs,
   scale: number,
   variant: string,
   dumpAt: { q0: number; k0: number } | null,
@@ -221,7 +208,7 @@ async function runKernel(
       group: d.H / d.Hkv,
       scale,
     }),
-    workgroups: sgmatAttentionGrid(p, d.Tq, d.B * d.H),
+    workgroups: sgmatGrid(p, d.Tq, d.B * d.H),
   });
   const res = {
     o: await o.data(),
@@ -233,16 +220,13 @@ async function runKernel(
   return res as Run;
 }
 
-const docStarts = (T: number, cuts: readonly number[]): number[] =>
-  Array.from({ length: T }, (_, i) => Math.max(0, ...cuts.filter((c) => c <= i)));
-
 const fmt = (x: number) => (Number.isNaN(x) ? 'NaN' : x.toExponential(2));
 
 /** Compares a dump of workgroup (bh 0, q0) at tile k0 with the host's view. */
 function compareDump(
   p: SgmatAttentionParams,
-  d: Dims,
-  x: { q: number[]; k: number[]; v: number[]; starts?: number[] | undefined },
+  d: AttentionDims,
+  x: AttentionInputs,
   scale: number,
   r: Run,
   q0: number,
@@ -409,7 +393,7 @@ const caseFilter = args
   .find((a) => a.startsWith('--cases='))
   ?.slice(8)
   .split(',');
-const allCases: [string, Dims, number[] | null][] = [
+const allCases: [string, AttentionDims, number[] | null][] = [
   ['T=16', { B: 1, H: 1, Hkv: 1, Tq: 16, Tk: 16, dh: 64 }, null],
   ['T=64', { B: 1, H: 1, Hkv: 1, Tq: 64, Tk: 64, dh: 64 }, null],
   ['T=300', { B: 1, H: 1, Hkv: 1, Tq: 300, Tk: 300, dh: 64 }, null],
@@ -461,18 +445,9 @@ for (const variant of variants) {
             console.log(`${variant} ${lname} ${JSON.stringify(l)}: ${bytes} B > limit, skipped`);
           continue;
         }
-        const x = {
-          q: halfValues(d.B * d.H * d.Tq * d.dh, 11),
-          k: halfValues(d.B * d.Hkv * d.Tk * d.dh, 12),
-          v: halfValues(d.B * d.Hkv * d.Tk * d.dh, 13),
-          starts: cuts ? Array.from({ length: d.B }, () => docStarts(d.Tq, cuts)).flat() : undefined,
-        };
-        const scale = 1 / Math.sqrt(d.dh);
-        const ref = causalAttentionForward64(x.q, x.k, x.v, d, {
-          scale,
-          kvOffset: d.Tk - d.Tq,
-          docStart: x.starts,
-        });
+        const x = halfInputs(d, 11, cuts ? docStartValues(d.B, d.Tq, [cuts]) : undefined);
+        const scale = x.opts.scale;
+        const ref = causalAttentionForward64(x.q, x.k, x.v, d, x.opts);
         let r: Run;
         try {
           r = await runKernel(p, d, x, scale, variant, null);

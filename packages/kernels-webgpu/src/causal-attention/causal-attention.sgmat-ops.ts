@@ -108,6 +108,85 @@ export function matrixOps(p: SgmatKernelBase) {
   };
 }
 
+/** `[0, 1, …, len - 1]`. */
+export const range = (len: number): number[] => Array.from({ length: len }, (_, i) => i);
+
+/** A loaded operand with the statement that loads it (empty when loaded earlier). */
+export interface LoadedOperand {
+  readonly code: string;
+  readonly op: Operand;
+}
+
+/**
+ * Matrix work on a subgroup's `sgRows` query rows: `rowTiles` result
+ * matrices down, named `acc{i}_{j}` (row tile i, column tile j).
+ */
+export function rowTileOps(p: SgmatKernelBase & { readonly sgRows: number }) {
+  const mx = matrixOps(p);
+  const { m, n, k } = p.shape;
+  const rowTiles = p.sgRows / m;
+  /** Offset of the subgroup's row tile `i` in an array with leading dimension `ld`. */
+  const rowOff = (i: number, ld: number) => `(sg * ${p.sgRows}u + ${i * m}u) * ${ld}u`;
+  /** The `cols` result matrices of each row tile, as `[i][j]` pairs (row tiles outer). */
+  const each = <T>(cols: number, f: (i: number, j: number) => T): T[] =>
+    range(rowTiles).flatMap((i) => range(cols).map((j) => f(i, j)));
+  /** Left operand: row tile `i`, K step `kk` of a row-major `[row][·]` array. */
+  const left = (name: string, arr: string, i: number, kk: number, ld: number): LoadedOperand =>
+    mx.operand('left', name, arr, `${rowOff(i, ld)} + ${kk * k}u`, ld, false);
+  return {
+    mx,
+    rowTiles,
+    left,
+    /** Left operands `name{i}_{kk}` for `steps` K steps, loaded once and held in registers. */
+    heldLeft: (name: string, arr: string, ld: number, steps: number): LoadedOperand[][] =>
+      range(rowTiles).map((i) => range(steps).map((kk) => left(`${name}${i}_${kk}`, arr, i, kk, ld))),
+    /** Right operand block (K step `kk`, column tile `j`) of a matrix stored row- or column-major. */
+    right: (name: string, arr: string, kk: number, j: number, ld: number, colMajor: boolean): LoadedOperand =>
+      mx.operand(
+        'right',
+        name,
+        arr,
+        colMajor ? `${j * n * ld + kk * k}u` : `${kk * k * ld + j * n}u`,
+        ld,
+        colMajor,
+      ),
+    /** Zeroed result matrices `acc{i}_{j}` for `cols` column tiles. */
+    zeros: (acc: string, cols: number): string[] => each(cols, (i, j) => mx.zero(`${acc}${i}_${j}`)),
+    /** Stores `acc{i}_{j}` row-major into f32 array `arr` at the subgroup's rows. */
+    store: (acc: string, cols: number, arr: string, ld: number): string[] =>
+      each(cols, (i, j) => mx.store(`${acc}${i}_${j}`, arr, `${rowOff(i, ld)} + ${j * n}u`, ld)),
+    /** Loads `acc{i}_{j}` back from where `store` put them. */
+    load: (acc: string, cols: number, arr: string, ld: number): string[] =>
+      each(cols, (i, j) => mx.loadResult(`${acc}${i}_${j}`, arr, `${rowOff(i, ld)} + ${j * n}u`, ld)),
+    /**
+     * `acc{i}_{j} += Σ_kk left(i, kk) · right(kk, j)` over `steps` K steps and
+     * `cols` column tiles, each right operand reused over the row tiles.
+     */
+    product: (
+      acc: string,
+      cols: number,
+      steps: number,
+      leftOf: (i: number, kk: number) => LoadedOperand,
+      rightOf: (kk: number, j: number) => LoadedOperand,
+    ): string[] => {
+      const out: string[] = [];
+      for (const kk of range(steps)) {
+        out.push('{');
+        const a = range(rowTiles).map((i) => leftOf(i, kk));
+        for (const x of a) if (x.code) out.push(`  ${x.code}`);
+        for (const j of range(cols)) {
+          const b = rightOf(kk, j);
+          out.push(`  { ${b.code}`);
+          for (const i of range(rowTiles)) out.push(`    ${mx.mma(`${acc}${i}_${j}`, a[i]!.op, b.op)}`);
+          out.push('  }');
+        }
+        out.push('}');
+      }
+      return out;
+    },
+  };
+}
+
 /**
  * Emulation: the per-lane element and K loop bounds, read through a uniform
  * (Tq is never 0 when the kernel runs) so that the shader compiler does not
@@ -185,6 +264,26 @@ export function staging(
       .join('\n    '),
   };
 }
+
+/** Staging of a K or V tile: `bk` keys from key `nk0` of kv head `kvh`, `[key][d]` or transposed. */
+export const keyTileStaging = (
+  p: SgmatKernelBase & { readonly threads: number; readonly bk: number },
+  x: string,
+  dst: string,
+  src: string,
+  transposed: boolean,
+  ld: number,
+): Staging => staging(p, x, dst, src, p.bk, 'nk0', 'u.Tk', 'kvh * u.Tk', transposed, ld);
+
+/** Staging of the block's `rows` query rows (of Q or dO) from row `q0` of head `bh`, `[row][d]`. */
+export const queryTileStaging = (
+  p: SgmatKernelBase & { readonly threads: number },
+  x: string,
+  dst: string,
+  src: string,
+  rows: number,
+  ld: number,
+): Staging => staging(p, x, dst, src, rows, 'q0', 'u.Tq', 'bh * u.Tq', false, ld);
 
 /** `enable` lines and the uniformity diagnostic (none but f16 storage when emulating). */
 export const sgmatHeader = (p: SgmatKernelBase): string =>

@@ -5,19 +5,16 @@ import {
   type SgmatAttentionParams,
   sgmatAttentionBytes,
   sgmatAttentionForwardWgsl,
-  sgmatAttentionGrid,
-  sgmatAttentionInvalid,
   sgmatAttentionKey,
 } from './causal-attention.sgmat.wgsl.js';
 import {
   type SgmatQueryGradLaunch,
   type SgmatQueryGradParams,
   sgmatQueryGradBytes,
-  sgmatQueryGradGrid,
-  sgmatQueryGradInvalid,
   sgmatQueryGradKey,
   sgmatQueryGradWgsl,
 } from './causal-attention.sgmat-dq.wgsl.js';
+import { type SgmatCommonParams, sgmatGrid, sgmatLaunchInvalid } from './causal-attention.sgmat-launch.js';
 
 /**
  * Launch shapes of the subgroup-matrix forward (reduced precision), first
@@ -101,18 +98,19 @@ function sgmatConfig(
 }
 
 /** The first launch whose kernel is valid and fits the device's workgroup memory, as a stage. */
-function firstFitting<L, P>(
+function firstFitting<L, P extends SgmatCommonParams>(
   rt: KernelRuntime,
   launches: readonly L[],
   params: (l: L) => P,
-  invalid: (p: P) => string | null,
   bytes: (p: P) => number,
-  stage: (p: P) => SgmatStage,
+  key: (p: P) => string,
+  code: (p: P) => string,
 ): SgmatStage | null {
   const limit = rt.device.limits.maxComputeWorkgroupStorageSize;
   for (const l of launches) {
     const p = params(l);
-    if (!invalid(p) && bytes(p) <= limit) return stage(p);
+    if (!sgmatLaunchInvalid(p) && bytes(p) <= limit)
+      return { key: key(p), code: () => code(p), grid: (rows, heads) => sgmatGrid(p, rows, heads) };
   }
   return null;
 }
@@ -141,26 +139,18 @@ export function sgmatStages(
     rt,
     tuning.sgmatLaunch ? [tuning.sgmatLaunch] : SGMAT_LAUNCHES,
     (l): SgmatAttentionParams => ({ ...common, ...l, tau: tuning.sgmatTau ?? SGMAT_TAU }),
-    sgmatAttentionInvalid,
     sgmatAttentionBytes,
-    (p) => ({
-      key: sgmatAttentionKey(p),
-      code: () => sgmatAttentionForwardWgsl(p),
-      grid: (rows, heads) => sgmatAttentionGrid(p, rows, heads),
-    }),
+    sgmatAttentionKey,
+    sgmatAttentionForwardWgsl,
   );
   const dq = tuning.sgmatDq
     ? firstFitting(
         rt,
         tuning.sgmatDqLaunch ? [tuning.sgmatDqLaunch] : SGMAT_DQ_LAUNCHES,
         (l): SgmatQueryGradParams => ({ ...common, ...l }),
-        sgmatQueryGradInvalid,
         sgmatQueryGradBytes,
-        (p) => ({
-          key: sgmatQueryGradKey(p),
-          code: () => sgmatQueryGradWgsl(p),
-          grid: (rows, heads) => sgmatQueryGradGrid(p, rows, heads),
-        }),
+        sgmatQueryGradKey,
+        sgmatQueryGradWgsl,
       )
     : null;
   return { fwd, dq };

@@ -1,10 +1,20 @@
-import { roundF16, type SgMatShape, type Tensor, tensor } from '@dynconv/tensor';
+import type { SgMatShape } from '@dynconv/tensor';
 import { checkOp, type InputSpec, testRng } from '@dynconv/tensor/testing';
 import { expect, test } from 'vitest';
 import { gpuTest } from '../../test/gpu-fixture.js';
-import { docStartSpec, docStartValues } from '../../test/helpers.js';
+import { docStartSpec, docStartValues, maxAbsDiff } from '../../test/helpers.js';
+import {
+  type AttentionDims,
+  deviceForward,
+  forwardBounds,
+  halfInputs,
+  halfSpec,
+  S8,
+  S16,
+  withAttentionTuning,
+} from '../../test/sgmat-attention.js';
 import { runtimeOf } from '../common/gpu.js';
-import { attentionForward, attentionPlan, attentionTuning } from './causal-attention.fused.js';
+import { attentionPlan } from './causal-attention.fused.js';
 import { causalAttention } from './causal-attention.js';
 import { causalAttentionForward64 } from './causal-attention.ref.js';
 import { type SgmatAttentionLaunch, sgmatAttentionForwardWgsl } from './causal-attention.sgmat.wgsl.js';
@@ -19,8 +29,6 @@ import { SGMAT_DQ_LAUNCHES, SGMAT_LAUNCHES } from './causal-attention.sgmat-plan
  * sees the same values; what remains is P rounded to f16 and f32 sums.
  */
 
-const S16: SgMatShape = { m: 16, n: 16, k: 16 };
-const S8: SgMatShape = { m: 16, n: 8, k: 8 };
 const launch = (
   subgroups: number,
   sgRows: 16 | 32,
@@ -33,39 +41,16 @@ const launch = (
   kTransposed,
 });
 
-/** Runs `body` with the emulated sgmat forward forced; restores the tuning after. */
-async function withEmulation<T>(
+/** Runs `body` with the emulated sgmat forward forced for this matrix shape, launch and tau. */
+const withEmulation = <T>(
   shape: SgMatShape,
   l: SgmatAttentionLaunch,
   tau: number | undefined,
   body: () => Promise<T>,
-): Promise<T> {
-  attentionTuning.sgmatEmulate = shape;
-  attentionTuning.sgmatLaunch = l;
-  attentionTuning.sgmatTau = tau;
-  try {
-    return await body();
-  } finally {
-    attentionTuning.sgmatEmulate = undefined;
-    attentionTuning.sgmatLaunch = undefined;
-    attentionTuning.sgmatTau = undefined;
-  }
-}
+): Promise<T> => withAttentionTuning({ sgmatEmulate: shape, sgmatLaunch: l, sgmatTau: tau }, body);
 
-/** Seeded normal values rounded to f16 (exact after the kernel's f16 staging). */
-const halfValues = (n: number, seed: number, scale = 1): number[] => {
-  const rng = testRng(seed);
-  return Array.from({ length: n }, () => roundF16(scale * rng.normal()));
-};
-
-interface ForwardCase {
+interface ForwardCase extends AttentionDims {
   name: string;
-  B: number;
-  H: number;
-  Hkv: number;
-  Tq: number;
-  Tk: number;
-  dh: number;
   shape: SgMatShape;
   launch: SgmatAttentionLaunch;
   tau?: number;
@@ -152,41 +137,17 @@ gpuTest.for(forwardCases)(
   'emulated sgmat forward: o and logsumexp match the float64 reference on f16 inputs: $name',
   async (c, { backend }) => {
     const rt = runtimeOf(backend)!;
-    const scale = c.scale ?? 1 / Math.sqrt(c.dh);
-    const kvOffset = c.Tk - c.Tq;
-    const qv = halfValues(c.B * c.H * c.Tq * c.dh, 1);
-    const kv = halfValues(c.B * c.Hkv * c.Tk * c.dh, 2);
-    const vv = halfValues(c.B * c.Hkv * c.Tk * c.dh, 3);
-    const starts = c.docs ? docStartValues(c.B, c.Tq, c.docs) : undefined;
-    const ref = causalAttentionForward64(qv, kv, vv, c, { scale, kvOffset, docStart: starts });
+    const x = halfInputs(c, 1, c.docs ? docStartValues(c.B, c.Tq, c.docs) : undefined, c.scale);
+    const ref = causalAttentionForward64(x.q, x.k, x.v, c, x.opts);
     const got = await withEmulation(c.shape, c.launch, c.tau, async () => {
-      const plan = attentionPlan(rt, { dtype: 'f32', dh: c.dh, docs: starts !== undefined })!;
+      const plan = attentionPlan(rt, { dtype: 'f32', dh: c.dh, docs: x.starts !== undefined })!;
       expect(plan.fwd.key).toMatch(/^causalAttention\.fwd\|sgmat\|.*\|emulated$/);
-      const make = (values: number[], shape: number[], dtype: 'f32' | 'i32' = 'f32') =>
-        tensor(values, { shape, dtype, backend });
-      const q = make(qv, [c.B, c.H, c.Tq, c.dh]);
-      const k = make(kv, [c.B, c.Hkv, c.Tk, c.dh]);
-      const v = make(vv, [c.B, c.Hkv, c.Tk, c.dh]);
-      const d = starts ? make(starts, [c.B, c.Tq], 'i32') : null;
-      const { o, lse } = attentionForward(rt, plan, q, k, v, d, scale, { ...c, kvOffset });
-      const out = { o: await o.data(), lse: await lse.data() };
-      for (const t of [q, k, v, d, o, lse] as (Tensor | null)[]) t?.dispose();
-      return out;
+      return deviceForward(backend, plan, c, x);
     });
-    let oErr = 0;
-    let oMax = 0;
-    for (let i = 0; i < ref.o.length; i++) {
-      oErr = Math.max(oErr, Math.abs(got.o[i]! - ref.o[i]!));
-      oMax = Math.max(oMax, Math.abs(ref.o[i]!));
-    }
-    let lseErr = 0;
-    for (let i = 0; i < ref.lse.length; i++) lseErr = Math.max(lseErr, Math.abs(got.lse[i]! - ref.lse[i]!));
-    // P is rounded to f16 (relative error ≤ 2^-11) before P·V, so |o - ref| ≤ 2^-11 max|v| plus f32
-    // rounding; the logits and the sums are f32.
-    const vMax = Math.max(...vv.map(Math.abs));
-    expect(oErr, `max |o - ref| (max |ref| ${oMax})`).toBeLessThan(2 ** -11 * vMax + 1e-5);
-    expect(lseErr, 'max |lse - ref|').toBeLessThan(2e-5 * Math.max(1, ...Array.from(ref.lse, Math.abs)));
-    if (c.expectRescales) expect(lazyRescales(qv, kv, c, scale, starts)).toBeGreaterThan(0);
+    const bounds = forwardBounds(x.v, ref.lse);
+    expect(maxAbsDiff(got.o, ref.o), 'max |o - ref|').toBeLessThan(bounds.o);
+    expect(maxAbsDiff(got.lse, ref.lse), 'max |lse - ref|').toBeLessThan(bounds.lse);
+    if (c.expectRescales) expect(lazyRescales(x.q, x.k, c, x.opts.scale, x.starts)).toBeGreaterThan(0);
   },
 );
 
@@ -203,35 +164,22 @@ gpuTest(
     const ref = causalAttentionForward64(qv, kv, vv, dims, { scale, kvOffset: 0 });
     const lse = await withEmulation(S16, launch(2, 16, 16), undefined, async () => {
       const plan = attentionPlan(rt, { dtype: 'f32', dh, docs: false })!;
-      const ts = [qv, kv, vv].map((x) => tensor(x, { shape: [B, H, T, dh], backend }));
-      const out = attentionForward(rt, plan, ts[0]!, ts[1]!, ts[2]!, null, scale, { ...dims, kvOffset: 0 });
-      const data = await out.lse.data();
-      for (const t of [...ts, out.o, out.lse]) t.dispose();
-      return data;
+      const x = { q: qv, k: kv, v: vv, starts: undefined, opts: { scale, kvOffset: 0, docStart: undefined } };
+      return (await deviceForward(backend, plan, dims, x)).lse;
     });
-    let err = 0;
-    for (let i = 0; i < ref.lse.length; i++) err = Math.max(err, Math.abs(lse[i]! - ref.lse[i]!));
+    const err = maxAbsDiff(lse, ref.lse);
     // Unrounded inputs: q·k carries f16 input rounding (~1e-3 relative), far above the f32-only 2e-5 bound above.
     expect(err).toBeGreaterThan(1e-4);
   },
 );
 
-/** checkOp specs with f16-representable values (the kernel's rounding of them is exact). */
-const half = (seed: number, ...shape: number[]): InputSpec => {
-  const values = halfValues(
-    shape.reduce((a, b) => a * b, 1),
-    seed,
-  );
-  return { shape, init: (i) => values[i]! };
-};
-
 const gradCases: { name: string; specs: InputSpec[]; shape: SgMatShape; launch: SgmatAttentionLaunch }[] = [
   {
     name: 'GQA 4/2 T=33 dh=32 docStart',
     specs: [
-      half(1, 1, 4, 33, 32),
-      half(2, 1, 2, 33, 32),
-      half(3, 1, 2, 33, 32),
+      halfSpec(1, 1, 4, 33, 32),
+      halfSpec(2, 1, 2, 33, 32),
+      halfSpec(3, 1, 2, 33, 32),
       docStartSpec(1, 33, [[3, 20]]),
     ],
     shape: S8,
@@ -239,7 +187,7 @@ const gradCases: { name: string; specs: InputSpec[]; shape: SgMatShape; launch: 
   },
   {
     name: 'T=70 dh=64',
-    specs: [half(4, 2, 2, 70, 64), half(5, 2, 2, 70, 64), half(6, 2, 2, 70, 64)],
+    specs: [halfSpec(4, 2, 2, 70, 64), halfSpec(5, 2, 2, 70, 64), halfSpec(6, 2, 2, 70, 64)],
     shape: S16,
     launch: launch(2, 16, 16),
   },
@@ -269,16 +217,13 @@ gpuTest(
       attentionPlan(rt, { dtype: 'f32', dh: 64, docs: false, reducedPrecision })!.fwd.key;
     expect(fwdKey(false)).toMatch(/^causalAttention\.fwd\|f32\|/);
     if (!hasSgmat) expect(fwdKey(true)).toMatch(/^causalAttention\.fwd\|f32\|/);
-    try {
-      attentionTuning.reducedPrecision = false;
-      expect(fwdKey(true)).toMatch(/^causalAttention\.fwd\|f32\|/);
-      attentionTuning.reducedPrecision = true;
-      attentionTuning.rowwise = true; // the SwiftShader path wins over reduced precision
-      expect(fwdKey(true)).not.toMatch(/sgmat/);
-    } finally {
-      attentionTuning.reducedPrecision = undefined;
-      attentionTuning.rowwise = undefined;
-    }
+    await withAttentionTuning({ reducedPrecision: false }, async () =>
+      expect(fwdKey(true)).toMatch(/^causalAttention\.fwd\|f32\|/),
+    );
+    // The SwiftShader path wins over reduced precision.
+    await withAttentionTuning({ reducedPrecision: true, rowwise: true }, async () =>
+      expect(fwdKey(true)).not.toMatch(/sgmat/),
+    );
   },
 );
 
