@@ -35,7 +35,7 @@ gpuTest(
         values.push(Float32Array.from(await t.grad!.data()));
         t.zeroGrad();
       }
-      return { values, copies: keys.filter((k) => k.startsWith('ew|copy')).length };
+      return { values, copies: keys.filter((k) => k.startsWith('ew|copy') || k.startsWith('copy.')).length };
     };
     const plain = await run(false);
     const copied = await run(true);

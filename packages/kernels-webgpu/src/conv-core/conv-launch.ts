@@ -26,6 +26,13 @@ import { convUniforms, type LaunchLayout } from './conv-layout.js';
  * 64) and 16 (backward, chunk 512) tokens: forward 0.191, backward 0.350
  * (blocks of 32 are slower). A prefetch depth of 2, tree-summed taps,
  * workgroup 128 or the split backward (dx 0.204 + params 0.215) did not help.
+ *
+ * At the model's shape (packed q|k|v, B=8, T=1024, three streams of D=768,
+ * bench/lowrank-packed-e2e-shape.ts, whole op 0.593 ms: forward 0.127, backward
+ * loop 0.252, dz 0.171, partial sums 0.056) no knob moved the op by 5 %: the
+ * backward chunk 128 instead of the occupancy rule's 64 0.976-0.989×,
+ * workgroup 32 0.977× (it too gets chunks of 128), the pipelined forward 0.987× (0.991× at the large
+ * shape), forward stageX 16 0.997×, tree sums 1.07×, no z staging 1.29×.
  */
 export const convTuning = {
   workgroup: 64,
@@ -57,6 +64,8 @@ export const convTuning = {
    * H100: 0.348 → 0.328 ms (the forward, compute-bound, was 1 % slower with it: off there).
    */
   lowRankPipelineStage: true,
+  /** Low-rank forward token loop: software-pipelined staging of x and z (off: see lowRankPipelineStage). */
+  lowRankForwardPipelineStage: false,
   /**
    * Low-rank dz with the quad kernel (zgrad-quads.wgsl.ts: a thread per 4 tokens × 4 ranks).
    * H100: 0.225 ms against 0.264 for the one-token-per-thread kernel (whole op 0.792 → 0.757).
@@ -66,6 +75,13 @@ export const convTuning = {
   lowRankZGradQuadsChannels: 8,
   /** Low-rank dz: software-pipelined staging (LowRankZGradParams.prefetch). H100: 0.326 → 0.289 ms. */
   lowRankZGradPrefetch: true,
+  /** Low-rank dz: channels per slice before occupancy narrows it (zGradSlice). */
+  lowRankZGradSlice: 512,
+  /**
+   * Low-rank backward token loop and dz: fewest workgroups a launch should have
+   * (backwardChunk and zGradSlice shorten chunks and narrow slices until it has them).
+   */
+  lowRankMinWorkgroups: 1024,
   /**
    * Packed low-rank op: most streams of one shape a dispatch covers (grid
    * spans streams × blocks; the device's storage-binding limit and

@@ -1,4 +1,4 @@
-import { add, concat, mul, narrow, sum, type Tensor, tensor, tidy } from '@dynconv/tensor';
+import { add, concat, mul, narrow, record, sum, type Tensor, tensor, tidy, zeros } from '@dynconv/tensor';
 import { checkOp, type InputSpec } from '@dynconv/tensor/testing';
 import { describe, expect, it } from 'vitest';
 import { gpuTest } from '../../test/gpu-fixture.js';
@@ -20,6 +20,7 @@ import {
   dynamicConvLowRankPackedSupported,
 } from './dynamic-conv-lowrank-packed.js';
 import type { PackedLowRankStream } from './dynamic-conv-lowrank-packed.ref.js';
+import { uncoveredColumns } from './packed-layout.js';
 
 /** One stream of a test layout: columns, sizes and options. */
 interface StreamCase {
@@ -180,7 +181,28 @@ const sameShapeScalar: Case = {
   docs: [[7, 100]],
 };
 
-const cases = [qkvAligned, oddWithGaps, longWide, unalignedR16, qkvSameShape, sameShapeScalar];
+/**
+ * The model's layout in miniature: q|k|v|z_q|z_k|z_v with the packed width
+ * padded (attention.ts pads it to a multiple of 256): an aligned uncovered
+ * tail, zeroed with vec4 stores; the op never fills the whole gradient.
+ */
+const qkvPadded: Case = {
+  name: 'three streams of one shape, aligned, padded tail',
+  B: 2,
+  T: 10,
+  P: 3 * 8 + 3 * 4 + 12,
+  streams: [0, 1, 2].map((i) => ({
+    xOffset: 8 * i,
+    D: 8,
+    zOffset: 24 + 4 * i,
+    R: 4,
+    W: 4,
+    static: true,
+    residual: true,
+  })),
+};
+
+const cases = [qkvAligned, oddWithGaps, longWide, unalignedR16, qkvSameShape, sameShapeScalar, qkvPadded];
 
 describe('dynamicConvLowRankPacked (composed, CPU)', () => {
   for (const c of [qkvAligned, oddWithGaps])
@@ -235,6 +257,27 @@ describe('dynamicConvLowRankPacked (composed, CPU)', () => {
     }
   });
 
+  it('finds the columns no stream covers', () => {
+    expect(uncoveredColumns(10, [])).toEqual([[0, 10]]);
+    expect(
+      uncoveredColumns(10, [
+        [6, 8],
+        [1, 3],
+        [3, 5],
+      ]),
+    ).toEqual([
+      [0, 1],
+      [5, 6],
+      [8, 10],
+    ]);
+    expect(
+      uncoveredColumns(4, [
+        [0, 2],
+        [2, 4],
+      ]),
+    ).toEqual([]);
+  });
+
   it('names the op and the columns in its errors', () => {
     const packed = randomTensor([1, 3, 10], 1);
     const u = randomTensor([2, 8], 2);
@@ -284,10 +327,13 @@ describe('dynamicConvLowRankPacked (WebGPU fused)', () => {
           { lowRankZGradQuads: false, lowRankZGradTokens: 2 },
           { lowRankZGradQuads: false, lowRankZGradPrefetch: false },
           { lowRankZGradQuadsChannels: 4, lowRankPipelineStage: false, lowRankStageZ: 0 },
+          { lowRankForwardPipelineStage: true, lowRankForwardChunk: 16, lowRankForwardStageX: 4 },
+          // Chunks and slices pinned (no occupancy rule): 4-token chunks, 4-channel dz slices.
+          { lowRankMinWorkgroups: 0, lowRankBackwardChunk: 4, lowRankZGradSlice: 4 },
         ];
         for (const variant of variants) {
           Object.assign(convTuning, saved, variant);
-          for (const c of [qkvAligned, oddWithGaps, unalignedR16])
+          for (const c of [qkvAligned, oddWithGaps, unalignedR16, qkvPadded])
             await checkOp(
               `dynamicConvLowRankPacked ${JSON.stringify(variant)} ${c.name}`,
               specsOf(c),
@@ -328,6 +374,58 @@ describe('dynamicConvLowRankPacked (WebGPU fused)', () => {
           convTuning.lowRankStreamsPerDispatch = saved;
         }
         for (const t of inputs) t.dispose();
+      },
+    );
+
+  for (const [c, vec4] of [
+    [qkvPadded, [1]],
+    [oddWithGaps, [0, 0, 0]],
+  ] as const)
+    gpuTest(
+      `zeros only the uncovered columns of the gradient, never the whole of it: ${c.name}`,
+      async ({ backend }) => {
+        const inputs = specsOf(c)
+          .filter((s) => s.dtype !== 'i32')
+          .map((s, i) => randomTensor(s.shape, 40 + i, backend).requireGrad());
+        const gys = c.streams.map((s, i) => randomTensor([c.B, c.T, s.D], 50 + i, backend));
+        const docStart = c.docs
+          ? tensor(docStartValues(c.B, c.T, c.docs), { shape: [c.B, c.T], dtype: 'i32', backend })
+          : undefined;
+        const ys = dynamicConvLowRankPacked(inputs[0]!, streamsOf(c, inputs), docStart ? { docStart } : {});
+        // A one-element root whose backward hands gys to the outputs: no other op runs in the backward.
+        const root = zeros([1], { backend });
+        record('test.root', ys, [root], [], () => gys.map((g) => g.share()));
+        const rt = (backend as unknown as { runtime: { dispatch(spec: { pipelineKey: string }): void } })
+          .runtime;
+        const keys: string[] = [];
+        const dispatch = rt.dispatch.bind(rt);
+        rt.dispatch = (spec) => {
+          keys.push(spec.pipelineKey);
+          dispatch(spec);
+        };
+        try {
+          root.backward();
+        } finally {
+          rt.dispatch = dispatch;
+        }
+        // At most the root's own one-element gradient is filled.
+        expect(keys.filter((k) => k.startsWith('fill')).length).toBeLessThanOrEqual(1);
+        const zeroed = keys.filter((k) => k.startsWith('dynamicConvLowRank.zeroColumns|'));
+        expect(zeroed.map((k) => Number(/\|v4=(\d)/.exec(k)![1]))).toEqual(vec4);
+        const grad = (await inputs[0]!.grad!.data()) as Float32Array;
+        const gaps = uncoveredColumns(
+          c.P,
+          c.streams.flatMap((s) => [
+            [s.xOffset, s.xOffset + s.D] as const,
+            [s.zOffset, s.zOffset + s.R] as const,
+          ]),
+        );
+        expect(gaps.length).toBe(vec4.length);
+        for (let row = 0; row < c.B * c.T; row++)
+          for (const [a, b] of gaps)
+            for (let col = a; col < b; col++) expect(grad[row * c.P + col], `row ${row} col ${col}`).toBe(0);
+        for (const t of [...inputs, ...gys, ...ys, root]) t.dispose();
+        docStart?.dispose();
       },
     );
 

@@ -85,7 +85,8 @@ export function dynamicConvLowRankPackedSupported(packed: Tensor): boolean {
  * streams of one shape (D, R, W, static, residual) share each kernel's
  * dispatch (5 dispatches per group: forward; token backward, dz, dz sum,
  * dU/dS sum), with results bitwise those of the per-stream op.
- * Columns no stream covers get a zero gradient. Differentiable on every backend.
+ * Columns no stream covers get a zero gradient (on WebGPU one more dispatch
+ * per uncovered range zeros just those). Differentiable on every backend.
  *
  * @param packed `[B, T, P]`
  * @param streams column ranges (disjoint, inside P) and parameters: u `[R, W*D]`, static `[W, D]`

@@ -20,23 +20,19 @@ import type { PackedAccess } from './packed-layout.js';
 import { type LowRankZGradQuadsParams, zGradQuadsBytes, zGradQuadsTokens } from './zgrad-quads.wgsl.js';
 
 export const Z_GRAD_THREADS = 128;
-/** Channels per dz slice: enough workgroups to fill the GPU; the slices are summed in a second pass. */
-const Z_GRAD_SLICE = 512;
-
-/** Workgroups the backward token loop should launch at least (the H100 sweep's shape launches 1024 at L=512). */
-const MIN_BACKWARD_WORKGROUPS = 1024;
-
 /**
  * Tokens per thread of the backward token loop: `convTuning.lowRankBackwardChunk`,
- * halved (down to 64) while the launch has under MIN_BACKWARD_WORKGROUPS
- * workgroups. Why: each thread walks its chunk serially, so a model-sized
+ * halved (down to 64) while the launch has under `convTuning.lowRankMinWorkgroups`
+ * workgroups (per stream: packed streams multiply them). Why: each thread walks its chunk serially, so a model-sized
  * stream (B=8, T=1024, D=768: 12×16 = 192 workgroups at L=512) leaves most of
- * the GPU idle; shorter chunks only grow the per-chunk partials.
+ * the GPU idle; shorter chunks only grow the per-chunk partials. At that
+ * shape with three packed streams the rule picks 64; 128 was 1-2.5 % faster
+ * on the H100 (smaller dU/dS partials), 256 slower (bench/lowrank-packed-e2e-shape.ts).
  */
 export function backwardChunk(B: number, T: number, D: number, workgroup: number): number {
   let L = convTuning.lowRankBackwardChunk;
   const groups = (l: number) => Math.ceil(D / workgroup) * chunking(B, T, l).numChunks;
-  while (L > 64 && groups(L) < MIN_BACKWARD_WORKGROUPS) L /= 2;
+  while (L > 64 && groups(L) < convTuning.lowRankMinWorkgroups) L /= 2;
   return L;
 }
 
@@ -48,8 +44,8 @@ export function backwardChunk(B: number, T: number, D: number, workgroup: number
  */
 export function zGradSlice(B: number, T: number, D: number, tokensPerThread: number): number {
   const tokenGroups = Math.ceil((B * T) / (tokensPerThread * Z_GRAD_THREADS));
-  let slice = Z_GRAD_SLICE;
-  while (slice > 64 && tokenGroups * Math.ceil(D / slice) < MIN_BACKWARD_WORKGROUPS) slice /= 2;
+  let slice = convTuning.lowRankZGradSlice;
+  while (slice > 64 && tokenGroups * Math.ceil(D / slice) < convTuning.lowRankMinWorkgroups) slice /= 2;
   return slice;
 }
 
@@ -157,7 +153,7 @@ export function lowRankStreamsForward(
   const ut = training ? output(backend, [S * 4 * D * W * Math.ceil(p.R / 4)], 'f32') : null;
   launchLowRankForward(
     rt,
-    { ...p, writeUT: training },
+    { ...p, writeUT: training, pipelineStage: convTuning.lowRankForwardPipelineStage },
     inputs,
     ys,
     dims,

@@ -23,6 +23,13 @@ import {
   sumStreamsWgsl,
 } from './sum-partials-streams.wgsl.js';
 import {
+  ZERO_COLUMNS_WORKGROUP,
+  zeroColumnsKey,
+  zeroColumnsUniforms,
+  zeroColumnsVec4,
+  zeroColumnsWgsl,
+} from './zero-columns.wgsl.js';
+import {
   type LowRankZGradQuadsParams,
   lowRankZGradQuadsKey,
   lowRankZGradQuadsWgsl,
@@ -378,4 +385,38 @@ export function launchSumPartialsStreams(
     }),
     workgroups: [folded.grid[0], folded.grid[1], streams],
   });
+}
+
+/**
+ * Zeros each column range `[start, end)` of every row of `out` `[rows, stride]`
+ * (one dispatch per range, vec4 stores where aligned): the packed gradient's
+ * columns no stream covers.
+ */
+export function launchZeroColumns(
+  rt: KernelRuntime,
+  out: Tensor,
+  rows: number,
+  stride: number,
+  ranges: readonly (readonly [number, number])[],
+): void {
+  const dtype = out.dtype === 'f16' ? 'f16' : 'f32';
+  for (const [start, end] of ranges) {
+    const v4 = zeroColumnsVec4(start, end - start, stride);
+    const e = v4 ? 4 : 1;
+    const count = (rows * (end - start)) / e;
+    const folded = foldGrid(Math.ceil(count / ZERO_COLUMNS_WORKGROUP), rt.maxWorkgroupsPerDimension);
+    rt.dispatch({
+      pipelineKey: zeroColumnsKey(dtype, v4),
+      makeCode: () => zeroColumnsWgsl(dtype, v4),
+      bindings: [bind(out, true)],
+      uniforms: zeroColumnsUniforms.pack({
+        count,
+        width: (end - start) / e,
+        start: start / e,
+        stride: stride / e,
+        gridX: folded.gridX,
+      }),
+      workgroups: folded.grid,
+    });
+  }
 }

@@ -40,6 +40,25 @@ export type PackedAccess = 'scalar' | 'vec4';
 export const packedAccess = (...layouts: readonly PackedLayout[]): PackedAccess =>
   layouts.every((l) => l.stride % 4 === 0 && l.xOffset % 4 === 0 && l.zOffset % 4 === 0) ? 'vec4' : 'scalar';
 
+/**
+ * The column ranges `[start, end)` of `[0, P)` that none of `covered` (disjoint
+ * `[start, end)` ranges) touches, in order: the packed gradient's columns no
+ * stream writes (zeroed on their own, see zero-columns.wgsl.ts).
+ */
+export function uncoveredColumns(
+  P: number,
+  covered: readonly (readonly [number, number])[],
+): [number, number][] {
+  const gaps: [number, number][] = [];
+  let at = 0;
+  for (const [start, end] of [...covered].sort((a, b) => a[0] - b[0])) {
+    if (start > at) gaps.push([at, start]);
+    at = Math.max(at, end);
+  }
+  if (at < P) gaps.push([at, P]);
+  return gaps;
+}
+
 /** Most streams one dispatch covers (the uniform block holds this many offset pairs). */
 export const MAX_PACKED_STREAMS = 4;
 
