@@ -60,6 +60,32 @@ describe('training loop on WebGPU (device-decided steps)', () => {
     expect(records.filter((r) => r.type === 'skip')).toEqual([]);
   });
 
+  it('resumes a mixed-precision run with its loss scale (checkpointed) and the same losses', async () => {
+    const dir = newDir();
+    // The scale doubles every 3 finite steps: 1024 for steps 1-3, 2048 for 4-6, 4096 for 7-9, 8192 for 10-12.
+    const config = writeConfig(
+      dir,
+      gpuConfig({
+        precision: 'mixed',
+        lossScale: { initial: 1024, growthInterval: 3 },
+        checkpoint: { every: 0, keepLast: 2 },
+      }),
+    );
+    const full = await runTiny({ configFile: config, runDir: join(dir, 'full') });
+    const first = await runTiny({ configFile: config, runDir: join(dir, 'split'), stopAt: 5 });
+    const second = await runTiny({ resume: join(dir, 'split') });
+    expect(second.summary!.reason).toBe('completed');
+    const scales = (records: typeof full.records) =>
+      records.flatMap((r) => (r.type === 'train' ? [[r.step, r.lossScale]] : []));
+    expect(scales(full.records)).toEqual(
+      Array.from({ length: 12 }, (_, i) => [i + 1, 1024 * 2 ** Math.floor(i / 3)]),
+    );
+    expect([...scales(first.records), ...scales(second.records)]).toEqual(scales(full.records));
+    expect([...trainLosses(first.records), ...trainLosses(second.records)]).toEqual(
+      trainLosses(full.records),
+    );
+  });
+
   it("rejects precision 'mixed' on the CPU with the config path", async () => {
     const dir = newDir();
     const { exit } = await runTiny({

@@ -49,6 +49,8 @@ export interface CheckpointState {
   /** The latest evaluation at or before this step, if any. */
   readonly lastEval: { readonly step: number; readonly loss: number; readonly accuracy: number } | null;
   readonly bestEvalLoss: number | null;
+  /** Mixed precision: the dynamic loss scale and its finite-step count (absent in f32 runs and older checkpoints). */
+  readonly lossScale?: { readonly scale: number; readonly goodSteps: number };
   readonly createdAt: string;
 }
 

@@ -28,6 +28,8 @@ export interface TrainRecord {
   readonly tokens: number;
   readonly tokensPerSec: number;
   readonly elapsedMs: number;
+  /** Mixed precision: the loss scale this step's backward used. */
+  readonly lossScale?: number;
 }
 
 export interface SkipRecord {

@@ -34,6 +34,12 @@ export interface DeviceStepOptions {
   readonly lossScale?: DynamicLossScale;
 }
 
+/** Dynamic loss scaling's state: the scale, and finite steps in a row since it last changed. */
+export interface LossScalerState {
+  readonly scale: number;
+  readonly goodSteps: number;
+}
+
 /** What the host reads back about one step, after the GPU ran it. */
 export interface DeviceStepRecord {
   /** The unscaled loss the step's `loss` tensor held. */
@@ -128,17 +134,19 @@ export class DeviceStepControl {
   constructor(
     private readonly backend: WebGPUBackend,
     options: DeviceStepOptions,
-    /** Optimizer steps already taken (a resumed run). */
-    stepsTaken = 0,
+    /** Where a resumed run left off: optimizer steps taken, and the loss scaler's state. */
+    resume: { readonly stepsTaken?: number; readonly scaler?: LossScalerState } = {},
   ) {
     const scale = options.lossScale;
     if (scale && !(scale.initial > 0 && scale.growthInterval >= 1))
       throw new RangeError('lossScale: initial must be > 0 and growthInterval >= 1');
     this.scaling = scale !== undefined;
     const words = new Float32Array(CONTROL.words);
-    words[CONTROL.steps] = stepsTaken;
+    words[CONTROL.steps] = resume.stepsTaken ?? 0;
+    words[CONTROL.good] = scale ? (resume.scaler?.goodSteps ?? 0) : 0;
+    const initial = scale ? (resume.scaler?.scale ?? scale.initial) : 1;
     this.control = noGrad(() => keep(tensor(words, { shape: [CONTROL.words], backend })));
-    this.lossScale = noGrad(() => keep(tensor([scale?.initial ?? 1], { shape: [], backend })));
+    this.lossScale = noGrad(() => keep(tensor([initial], { shape: [], backend })));
     this.uniforms = new Float32Array([
       options.maxNorm,
       options.beta1,
@@ -184,6 +192,13 @@ export class DeviceStepControl {
       workgroups: 1,
     });
     return record;
+  }
+
+  /** The loss scaler's state after the recorded steps (waits for the GPU), e.g. for a checkpoint. */
+  async scalerState(): Promise<LossScalerState> {
+    const [scale] = (await this.lossScale.data()) as Float32Array;
+    const words = (await this.control.data()) as Float32Array;
+    return { scale: scale!, goodSteps: words[CONTROL.good]! };
   }
 
   /** Frees the control and scale tensors. */

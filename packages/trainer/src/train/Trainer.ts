@@ -112,7 +112,9 @@ export const train = (options: TrainOptions = {}) =>
         const p = yield* Ref.get(progressRef);
         if (p.step === lastSavedStep) return;
         p.elapsedMs = yield* now;
-        const content = yield* snapshot(ctx, model, adamw, data, p);
+        // (Checkpoints come after every recorded step was booked: the scaler's state is this step's.)
+        const scaler = control?.scaling ? yield* Effect.promise(() => control.scalerState()) : undefined;
+        const content = yield* snapshot(ctx, model, adamw, data, p, scaler);
         const path = yield* store.save(content, evalLoss);
         lastCheckpoint = path;
         lastSavedStep = p.step;
@@ -144,7 +146,7 @@ export const train = (options: TrainOptions = {}) =>
     const stopAt = Math.min(config.steps, options.stopAt ?? config.steps);
     // WebGPU: clipping, the overflow skip and the loss scale are decided on the GPU, so the loop
     // records step n+1 before it reads step n's outcome (no read-back inside a step).
-    const control = yield* deviceStepControl(device, config, adamw);
+    const control = yield* deviceStepControl(device, config, adamw, options.resumeFrom?.state.lossScale);
     /** Recorded steps whose outcome was not read yet, oldest first (at most one with a device control). */
     const pending: { lr: number; t0: number; step: PendingStep }[] = [];
 
@@ -223,6 +225,7 @@ export const train = (options: TrainOptions = {}) =>
           tokens: p.tokensSeen,
           tokensPerSec: rate(windowTokens, windowMs),
           elapsedMs: yield* now,
+          ...(control?.scaling && outcome.lossScale !== undefined ? { lossScale: outcome.lossScale } : {}),
         });
         windowTokens = windowMs = windowLoss = windowSteps = 0;
       }

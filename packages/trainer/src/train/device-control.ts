@@ -4,16 +4,22 @@ import type { RunConfig } from '../config/schema.js';
 import type { DeviceShape } from '../device/Device.js';
 import { DeviceError } from '../errors.js';
 import type { AdamW } from '../optim/adamw.js';
-import { DeviceStepControl } from '../optim/device-step-webgpu.js';
+import { DeviceStepControl, type LossScalerState } from '../optim/device-step-webgpu.js';
 
 /**
  * The run's device step control (WebGPU with the fused AdamW; null on the
  * CPU), disposed with the scope, and the mixed-precision switch: `mixed`
  * turns on f16 tensor-core matmuls on the backend and dynamic loss scaling.
  * Created after a resume restored the optimizer, so it continues its step
- * count (the loss scale restarts at `lossScale.initial`).
+ * count and, from the checkpoint, the loss scale.
  */
-export const deviceStepControl = (device: DeviceShape, config: RunConfig, adamw: AdamW) =>
+export const deviceStepControl = (
+  device: DeviceShape,
+  config: RunConfig,
+  adamw: AdamW,
+  /** A resumed run's loss scaler (from its checkpoint). */
+  scaler?: LossScalerState,
+) =>
   Effect.gen(function* () {
     const mixed = config.precision === 'mixed';
     if (device.kind !== 'webgpu' || !adamw.canStepOnDevice) {
@@ -38,7 +44,7 @@ export const deviceStepControl = (device: DeviceShape, config: RunConfig, adamw:
               beta2: o.beta2,
               ...(mixed ? { lossScale: config.lossScale } : {}),
             },
-            adamw.stepCount,
+            { stepsTaken: adamw.stepCount, ...(scaler ? { scaler } : {}) },
           ),
       ),
       (control) =>

@@ -51,6 +51,8 @@ export const snapshot = (
   optimizer: AdamW,
   data: TrainDataShape,
   progress: Progress,
+  /** Mixed precision: the loss scaler's state (`DeviceStepControl.scalerState`). */
+  lossScale?: { readonly scale: number; readonly goodSteps: number },
 ): Effect.Effect<CheckpointContent> =>
   Effect.promise(async () => {
     const weights = new Map<string, HostTensor>();
@@ -74,6 +76,7 @@ export const snapshot = (
       elapsedMs: progress.elapsedMs,
       lastEval: progress.lastEval,
       bestEvalLoss: progress.bestEvalLoss,
+      ...(lossScale ? { lossScale } : {}),
       createdAt: new Date().toISOString(),
     };
     return { state, model: weights, optimizer: moments };

@@ -16,6 +16,8 @@ export interface StepOutcome {
   readonly tokens: number;
   /** Optimizer steps taken so far, from the device (device-decided steps only). */
   readonly stepsTaken?: number;
+  /** The loss scale the step's backward used (device-decided steps only). */
+  readonly lossScale?: number;
 }
 
 /** A recorded step whose outcome the GPU has not necessarily reached yet. */
@@ -126,6 +128,7 @@ export function recordTrainStep(o: TrainStepOptions): PendingStep {
         finite: r.finite,
         tokens,
         stepsTaken: r.stepsTaken,
+        lossScale: r.lossScale,
       }),
     );
     for (const t of new Set([lossTotal, mean, norm, record])) t.dispose();
