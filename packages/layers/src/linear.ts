@@ -11,6 +11,7 @@ import {
   WebGPUBackend,
   zeros,
 } from '@dynconv/tensor';
+import { concatRows, splitRows } from './fused/copy-runs.js';
 import { layerFusion } from './fused/gpu.js';
 import { constantParameter, type InitOptions, normalParameter, uniformParameter } from './init.js';
 
@@ -151,11 +152,20 @@ const forwardWeightCopy = (backend: Backend): boolean => {
  * composed update (~14 dispatches and as many temporaries per parameter).
  */
 function concatOwned(ts: readonly Tensor[]): Tensor {
-  const out = concat(
-    ts.map((t) => t.detach()),
-    0,
-  );
+  const detached = ts.map((t) => t.detach());
+  // WebGPU: one dispatch for all pieces (see fused/copy-runs.ts), both ways.
+  const out = concatRows(detached) ?? concat(detached, 0);
   record('concatOwned', ts, [out], [], ([g]) => {
+    const pieces = splitRows(
+      g!,
+      ts.map((t) => t.shape[0]!),
+    );
+    if (pieces)
+      return pieces.map((piece, i) => {
+        if (ts[i]!.requiresGrad) return piece;
+        piece.dispose();
+        return null;
+      });
     let start = 0;
     return ts.map((t) => {
       const begin = start;
