@@ -338,29 +338,8 @@ describe('subgroup-matrix 8-wide staging loads (emulated builtins)', () => {
     const [, tiling] = tilings[j]!;
     const [, a, b] = cases[i]!;
     const t = tracker(backend);
-    const ab = t.upload(a.data);
-    const bb = t.upload(b.data);
-    const [batch, m] = a.shape;
-    const n = b.shape[2];
-    const out = t.alloc(batch * m * n);
-    const p = matmulProblem(
-      { buffer: gpuBufferOf(ab), dtype: 'f32', shape: a.shape, strides: a.strides, offset: a.offset },
-      { buffer: gpuBufferOf(bb), dtype: 'f32', shape: b.shape, strides: b.strides, offset: b.offset },
-      gpuBufferOf(out),
-      'f32',
-    );
-    launchSgmat(backend.runtime, p, {
-      aDtype: 'f32',
-      bDtype: 'f32',
-      outDtype: 'f32',
-      aLoad: p.aLoad,
-      bLoad: p.bLoad,
-      shape: { m: 16, n: 16, k: 16 },
-      ...tiling,
-      directStore: n % 4 === 0,
-      syntax: { builtins: 'template', diagnostic: 'chromium' },
-      emulate: true,
-    });
+    const { p, out, params } = emulatedProblem(t, a, b, { m: 16, n: 16, k: 16 }, tiling);
+    launchSgmat(backend.runtime, p, params);
     expectClose(
       await t.read(out),
       reference(a, b, (v) => v),
@@ -380,33 +359,9 @@ describe('subgroup-matrix direct global loads (emulated builtins)', () => {
     const a = aT ? operand([1, m, k], [0, 1, m], 31) : rowMajorOperand([1, m, k], 31);
     const b = bT ? operand([1, k, n], [0, 1, k], 32) : rowMajorOperand([1, k, n], 32);
     const t = tracker(backend);
-    const ab = t.upload(a.data);
-    const bb = t.upload(b.data);
-    const out = t.alloc(m * n);
-    const p = matmulProblem(
-      { buffer: gpuBufferOf(ab), dtype: 'f32', shape: a.shape, strides: a.strides, offset: 0 },
-      { buffer: gpuBufferOf(bb), dtype: 'f32', shape: b.shape, strides: b.strides, offset: 0 },
-      gpuBufferOf(out),
-      'f32',
-    );
-    launchSgmat(backend.runtime, p, {
-      aDtype: 'f32',
-      bDtype: 'f32',
-      outDtype: 'f32',
-      aLoad: p.aLoad,
-      bLoad: p.bLoad,
-      shape: { m: 16, n: 16, k: 16 },
-      sgM: 1,
-      sgN: 2,
-      tilesM: 2,
-      tilesN: 1,
-      bk: 16,
-      doubleBuffer: false,
-      directStore: true,
-      syntax: { builtins: 'template', diagnostic: 'chromium' },
-      emulate: true,
-      direct: true,
-    });
+    const tiling = { sgM: 1, sgN: 2, tilesM: 2, tilesN: 1, bk: 16, doubleBuffer: false, direct: true };
+    const { p, out, params } = emulatedProblem(t, a, b, { m: 16, n: 16, k: 16 }, tiling);
+    launchSgmat(backend.runtime, p, params);
     expectClose(
       await t.read(out),
       reference(a, b, (v) => v),
