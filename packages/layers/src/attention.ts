@@ -1,4 +1,12 @@
-import { type Backend, concat, type DType, reshape, type Tensor, tidy, WebGPUBackend } from '@dynconv/tensor';
+import {
+  type Backend,
+  concat,
+  type DType,
+  reshape,
+  type Tensor,
+  tidy,
+  usesReducedPrecision,
+} from '@dynconv/tensor';
 import { layerFusion } from './fused/gpu.js';
 import { splitHeadsRoPE } from './fused/rope-heads.js';
 import type { InitOptions } from './init.js';
@@ -122,8 +130,7 @@ type Heads = { q: Tensor; k: Tensor; v: Tensor; extra: Tensor[] };
  * K = 2304 and 2560 (docs/results/perf-h100-session4/README.md); the zero
  * columns cost ~8 % more in the forward and dW matmuls, so f32 runs unpadded.
  */
-export const packedWidthMultiple = (backend: Backend): number =>
-  backend instanceof WebGPUBackend && backend.tuning.matmul.reducedPrecision ? 256 : 1;
+export const packedWidthMultiple = (backend: Backend): number => (usesReducedPrecision(backend) ? 256 : 1);
 
 /**
  * The q/k/v streams `[B, T, heads·dh]` after their convs, and the extra

@@ -8,7 +8,7 @@ import {
   reshape,
   type Tensor,
   tidy,
-  WebGPUBackend,
+  usesReducedPrecision,
   zeros,
 } from '@dynconv/tensor';
 import { concatRows, splitRows } from './fused/copy-runs.js';
@@ -142,7 +142,7 @@ const forwardWeightCopy = (backend: Backend): boolean => {
   const forced = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env
     ?.DYNCONV_LINEAR_WT_COPY;
   if (forced === '0' || forced === '1') return forced === '1';
-  return backend instanceof WebGPUBackend && backend.tuning.matmul.reducedPrecision === true;
+  return usesReducedPrecision(backend);
 };
 
 /**

@@ -37,5 +37,5 @@ export { keep, TensorScope, tensorScope, tidy } from './scope.js';
 export { broadcastShapes, contiguousStrides, numel } from './shape.js';
 export { Storage } from './storage.js';
 export { isTensor, Tensor } from './tensor.js';
-export { WebGPUBackend, type WebGPUBackendOptions } from './webgpu/backend.js';
+export { usesReducedPrecision, WebGPUBackend, type WebGPUBackendOptions } from './webgpu/backend.js';
 export * from './webgpu/index.js';

@@ -1,4 +1,4 @@
-import { fmtShape, type Tensor, TensorError } from '@dynconv/tensor';
+import { fmtShape, type Tensor, TensorError, usesReducedPrecision } from '@dynconv/tensor';
 import { runtimeOf, supportsDType } from '../common/gpu.js';
 import { assertFloatLike, assertSameBackend } from '../common/validate.js';
 import { attentionPlan, causalAttentionFused } from './causal-attention.fused.js';
@@ -7,11 +7,6 @@ import { type CausalAttentionOptions, causalAttentionRef } from './causal-attent
 export type { CausalAttentionOptions } from './causal-attention.ref.js';
 
 const OP = 'causalAttention';
-
-/** The backend lets f32 operands be rounded to f16 for tensor cores (its `tuning.matmul.reducedPrecision`). */
-const allowsReducedPrecision = (backend: Tensor['backend']): boolean =>
-  (backend as { tuning?: { matmul?: { reducedPrecision?: boolean } } }).tuning?.matmul?.reducedPrecision ===
-  true;
 
 /** Validates attention arguments; returns the shapes and the resolved kvOffset. */
 export function checkAttentionArgs(q: Tensor, k: Tensor, v: Tensor, options: CausalAttentionOptions) {
@@ -73,7 +68,7 @@ export function causalAttention(
           dtype,
           dh: shapes.dh,
           docs: options.docStart !== undefined,
-          reducedPrecision: allowsReducedPrecision(q.backend),
+          reducedPrecision: usesReducedPrecision(q.backend),
         })
       : null;
   if (rt && plan) return causalAttentionFused(rt, plan, q, k, v, options.docStart, scale, shapes);

@@ -1,4 +1,4 @@
-import { empty, type GpuRuntime, type Tensor } from '@dynconv/tensor';
+import { empty, type GpuRuntime, slotOfWorkgroup, slotsPerDispatch, type Tensor } from '@dynconv/tensor';
 import { bufferOf, fusedRuntime, WORKGROUP } from './gpu.js';
 
 /**
@@ -12,9 +12,8 @@ import { bufferOf, fusedRuntime, WORKGROUP } from './gpu.js';
  */
 type Direction = 'gather' | 'scatter';
 
-/** Storage buffers one dispatch may bind besides the shared one (the H100 and llvmpipe allow 16). */
-const maxRuns = (rt: GpuRuntime): number =>
-  Math.max(1, Math.min(15, rt.device.limits.maxStorageBuffersPerShaderStage - 1));
+/** Runs per dispatch: one binding each besides the shared one, at most 15 (the H100 and llvmpipe bind 16). */
+const maxRuns = (rt: GpuRuntime): number => slotsPerDispatch(rt, 1, 1, 15);
 
 const wgsl = (direction: Direction, runs: number): string => {
   const many = Array.from(
@@ -41,10 +40,7 @@ ${one}
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let w = wid.x + wid.y * nwg.x;
   if (w >= u.workgroups) { return; }
-  var s = 0u;
-  for (var k = 1u; k < ${runs}u; k++) {
-    if (w >= u.runs[k].first) { s = k; }
-  }
+${slotOfWorkgroup(runs, 'u.runs')}
   let r = u.runs[s];
   let i = (w - r.first) * ${WORKGROUP}u + lid;
   if (i >= r.n) { return; }

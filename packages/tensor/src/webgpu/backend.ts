@@ -644,3 +644,11 @@ const operandAs = (v: View, loadAs: LoadAs): StridedOperand & { readonly loadAs:
   if (v.shape.length !== v.strides.length) throw new GpuError('view shape and strides differ in rank');
   return { buffer: gpuBufferOf(v.buffer), dtype: v.dtype, strides: v.strides, offset: v.offset, loadAs };
 };
+
+/**
+ * Whether `backend` runs matmuls with f32 operands rounded to f16 for tensor
+ * cores (a WebGPU backend's `tuning.matmul.reducedPrecision`, the mixed
+ * precision mode): layers and kernels pick their mixed-precision paths by it.
+ */
+export const usesReducedPrecision = (backend: Backend): boolean =>
+  backend instanceof WebGPUBackend && backend.tuning.matmul.reducedPrecision === true;

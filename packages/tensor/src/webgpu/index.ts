@@ -9,6 +9,7 @@ export { mathWgsl } from './kernels/math.wgsl.js';
 export type { MatmulTuning } from './kernels/matmul.js';
 export { type MatmulCaps, matmulCaps } from './kernels/matmul-caps.js';
 export type { SgMatShape, SgMatSyntax } from './kernels/matmul-sgmat.wgsl.js';
+export { slotOfWorkgroup, slotsPerDispatch } from './multi-slot.js';
 export {
   type DispatchSpec,
   GpuRuntime,

@@ -1,8 +1,8 @@
-import { empty, type Tensor } from '@dynconv/tensor';
+import { empty, slotOfWorkgroup, type Tensor } from '@dynconv/tensor';
 import type { GpuRuntime } from '@dynconv/tensor/node';
 import { type AdamWUpdate, type AdamWUpdateArgs, composedAdamWUpdate } from './adamw.js';
 import { CONTROL } from './device-step-webgpu.js';
-import { chunks, slotOfWorkgroup, slotsFor } from './multi-tensor.js';
+import { chunks, slotsFor } from './multi-tensor.js';
 
 /**
  * AdamW as WGSL dispatches that read p, g, m, v once and write p, m, v in

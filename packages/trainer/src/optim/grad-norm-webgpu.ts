@@ -1,5 +1,5 @@
-import { empty, gpuBufferOf, sum, type Tensor, WebGPUBackend } from '@dynconv/tensor';
-import { chunks, slotOfWorkgroup, slotsFor } from './multi-tensor.js';
+import { empty, gpuBufferOf, slotOfWorkgroup, sum, type Tensor, WebGPUBackend } from '@dynconv/tensor';
+import { chunks, slotsFor } from './multi-tensor.js';
 
 /**
  * The fused sum of squares of {@link globalGradNorm}. `enabled: false` (or the

@@ -1,4 +1,4 @@
-import type { GpuRuntime } from '@dynconv/tensor/node';
+import { type GpuRuntime, slotsPerDispatch } from '@dynconv/tensor';
 
 /**
  * How many tensors one multi-tensor optimizer dispatch may take at most
@@ -21,13 +21,8 @@ export const multiTensor = {
  * many as the device's storage-binding limits allow, at most
  * {@link multiTensor}`.maxSlots`, at least 1.
  */
-export function slotsFor(runtime: GpuRuntime, bindingsPerSlot: number, extra = 0): number {
-  const limits = runtime.device.limits;
-  // The uniform block takes one binding of the bind group.
-  const byStorage = Math.floor((limits.maxStorageBuffersPerShaderStage - extra) / bindingsPerSlot);
-  const byGroup = Math.floor((limits.maxBindingsPerBindGroup - 1 - extra) / bindingsPerSlot);
-  return Math.max(1, Math.min(multiTensor.maxSlots, byStorage, byGroup));
-}
+export const slotsFor = (runtime: GpuRuntime, bindingsPerSlot: number, extra = 0): number =>
+  slotsPerDispatch(runtime, bindingsPerSlot, extra, multiTensor.maxSlots);
 
 /**
  * `items` cut into consecutive chunks of at most `slots`, a new chunk also
@@ -55,13 +50,3 @@ export function chunks<T>(
   if (open.length > 0) out.push(open);
   return out;
 }
-
-/**
- * WGSL that finds the slot of linear workgroup `w` (the last slot whose
- * `first` workgroup is at most `w`) as `s`; `u.slots[k].first` must ascend.
- */
-export const slotOfWorkgroup = (slots: number): string => /* wgsl */ `
-  var s = 0u;
-  for (var k = 1u; k < ${slots}u; k++) {
-    if (w >= u.slots[k].first) { s = k; }
-  }`;
