@@ -149,6 +149,11 @@ export const train = (options: TrainOptions = {}) =>
     const control = yield* deviceStepControl(device, config, adamw, options.resumeFrom?.state.lossScale);
     /** Recorded steps whose outcome was not read yet, oldest first (at most one with a device control). */
     const pending: { lr: number; t0: number; step: PendingStep }[] = [];
+    /** When the last outcome was booked (step time runs from it while steps are in flight). */
+    let lastSettled = 0;
+    const evalScheduled = (step: number) => config.eval.every > 0 && step % config.eval.every === 0;
+    const checkpointScheduled = (step: number) =>
+      config.checkpoint.every > 0 && step % config.checkpoint.every === 0;
 
     const recordOne = Effect.gen(function* () {
       const p = yield* Ref.get(progressRef);
@@ -230,7 +235,6 @@ export const train = (options: TrainOptions = {}) =>
         windowTokens = windowMs = windowLoss = windowSteps = 0;
       }
     });
-    let lastSettled = 0;
 
     /**
      * Records the next step; then books the oldest one unless the next step can
@@ -241,10 +245,7 @@ export const train = (options: TrainOptions = {}) =>
       yield* recordOne;
       const p = yield* Ref.get(progressRef);
       const next = p.step + pending.length;
-      const boundary =
-        next >= stopAt ||
-        (config.eval.every > 0 && next % config.eval.every === 0) ||
-        (config.checkpoint.every > 0 && next % config.checkpoint.every === 0);
+      const boundary = next >= stopAt || evalScheduled(next) || checkpointScheduled(next);
       if (!control || pending.length > 1 || boundary) yield* settleOne;
       // Steps between a settled one and a boundary: book them all before eval/checkpoint.
       if (boundary) while (pending.length > 0) yield* settleOne;
@@ -261,12 +262,10 @@ export const train = (options: TrainOptions = {}) =>
         if (p.step !== checkedStep) {
           checkedStep = p.step;
           const last = p.step === stopAt;
-          const evalDue = (config.eval.every > 0 && p.step % config.eval.every === 0) || last;
+          const evalDue = evalScheduled(p.step) || last;
           const improved = evalDue ? yield* Effect.uninterruptible(runEval) : false;
           const checkpointDue =
-            (config.checkpoint.every > 0 && p.step % config.checkpoint.every === 0) ||
-            last ||
-            (improved && config.checkpoint.keepBest);
+            checkpointScheduled(p.step) || last || (improved && config.checkpoint.keepBest);
           if (checkpointDue)
             yield* Effect.uninterruptible(saveCheckpoint(evalDue ? p.lastEval?.loss : undefined));
         }
