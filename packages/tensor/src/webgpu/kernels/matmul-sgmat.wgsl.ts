@@ -1,5 +1,5 @@
 import type { ALoad, BLoad, Staging } from './matmul.wgsl.js';
-import { matmulUniforms } from './matmul.wgsl.js';
+import { kRangeWgsl, matmulUniforms } from './matmul.wgsl.js';
 
 /**
  * How this Dawn spells the subgroup-matrix builtins. `template`: majorness in
@@ -480,18 +480,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let lane = lid % ${SUBGROUP}u;
   let am0 = (sg / ${p.sgN}u) * ${tilesM * shape.m}u;
   let bn0 = (sg % ${p.sgN}u) * ${tilesN * shape.n}u;
-  ${
-    p.splitK
-      ? `// Split-K: z picks the K range; C is the [splits, M, N] f32 partial buffer.
-  let batch = 0u;
-  let kBegin = wid.z * u.kChunk;
-  let kEnd = min(u.K, kBegin + u.kChunk);
-  let cBase = wid.z * u.M * u.N;`
-      : `let batch = u.batchBase + wid.z;
-  let kBegin = 0u;
-  let kEnd = u.K;
-  let cBase = batch * u.M * u.N;`
-  }
+  ${kRangeWgsl(p.splitK ?? false)}
   let m0 = wid.y * ${tm}u;
   let n0 = wid.x * ${tn}u;
   let aBase = u.aOff + batch * u.aBatch;

@@ -71,6 +71,24 @@ export const matmulUniforms = new UniformStruct([
   { name: 'kChunk', type: 'u32' }, // K per split (split-K), else K
 ]);
 
+/**
+ * The matmul kernels' batch, K range and output base (`batch`, `kBegin`,
+ * `kEnd`, `cBase`): split-K (batch 1) takes K range z·kChunk.. and writes its
+ * f32 partial product at C + z·M·N (see `matmul-splitk.ts`); otherwise z is
+ * the batch and K is whole.
+ */
+export const kRangeWgsl = (splitK: boolean): string =>
+  splitK
+    ? `// Split-K: z picks the K range; C is the [splits, M, N] partial buffer.
+  let batch = 0u;
+  let kBegin = wid.z * u.kChunk;
+  let kEnd = min(u.K, kBegin + u.kChunk);
+  let cBase = wid.z * u.M * u.N;`
+    : `let batch = u.batchBase + wid.z;
+  let kBegin = 0u;
+  let kEnd = u.K;
+  let cBase = batch * u.M * u.N;`;
+
 export const matmulKey = (p: MatmulParams): string =>
   `matmul|${p.aDtype},${p.bDtype}>${p.outDtype}|a${p.aLoad}|b${p.bLoad}|tm${p.tm}|bk${p.bk}|${p.outVec4 ? 'o4' : 'o1'}|pad${p.pad}|${p.warpTile ? 'wt' : 'rt'}|${p.unroll ? 'u' : 'l'}${p.doubleBuffer ? '|db' : ''}${(p.tn ?? p.tm) !== p.tm ? `|tn${p.tn}` : ''}${p.splitK ? '|splitk' : ''}`;
 
@@ -274,18 +292,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       ? 'let tx = (lid % 8u) + 8u * ((lid / 32u) % 2u); let ty = ((lid / 8u) % 4u) + 4u * (lid / 64u);'
       : 'let tx = lid % 16u; let ty = lid / 16u;'
   }
-  ${
-    p.splitK
-      ? `// Split-K: z picks the K range; C is the [splits, M, N] partial buffer.
-  let batch = 0u;
-  let kBegin = wid.z * u.kChunk;
-  let kEnd = min(u.K, kBegin + u.kChunk);
-  let cBase = wid.z * u.M * u.N;`
-      : `let batch = u.batchBase + wid.z;
-  let kBegin = 0u;
-  let kEnd = u.K;
-  let cBase = batch * u.M * u.N;`
-  }
+  ${kRangeWgsl(p.splitK ?? false)}
   let m0 = wid.y * ${tileM}u;
   let n0 = wid.x * ${tileN}u;
   let aBase = u.aOff + batch * u.aBatch;
