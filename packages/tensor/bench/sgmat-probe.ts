@@ -1,0 +1,420 @@
+/**
+ * Where the subgroup-matrix matmul loses time (issue 9): hand-written WGSL
+ * probes on the device, each timed with timestamp queries.
+ *
+ * - `mma-only`: every subgroup multiplies matrices it loaded once (the
+ *   tensor-core ceiling reachable from WGSL).
+ * - `lds+mma`: the same MMAs, reloading the left and right matrices from
+ *   shared memory before each K-step, as the kernel's inner loop does, for
+ *   each majorness of the two loads (no staging, no barriers).
+ * - `matrix-staged` 4096³ matmuls: global -> shared staging with
+ *   `subgroupMatrixLoad` from the storage buffer and `subgroupMatrixStore`
+ *   into shared memory (the driver moves whole fragments) instead of scalar
+ *   2-byte stores; the shipped kernel is timed beside it.
+ *
+ * Run: bundle with esbuild like `bundle.sh`, then (device)
+ * `BENCH_OUT=$OUT node sgmat-probe.mjs`. Writes `sgmat-probe.json`.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { requestNodeGpuDevice } from '../src/node.js';
+import type { SgMatTiling } from '../src/webgpu/kernels/matmul-sgmat.js';
+import { WebGPUBackend } from '../src/webgpu/backend.js';
+import { gpuBufferOf } from '../src/webgpu/buffer.js';
+import { matmulCaps } from '../src/webgpu/kernels/matmul-caps.js';
+import { matmulUniforms } from '../src/webgpu/kernels/matmul.wgsl.js';
+import { type SgMatmulParams, type SgMatSyntax, sgmatWgsl } from '../src/webgpu/kernels/matmul-sgmat.wgsl.js';
+import { UniformStruct } from '../src/webgpu/uniforms.js';
+import { measure, type Result, record, view } from './bench-util.js';
+
+const SG = 32;
+const uniforms = new UniformStruct([
+  { name: 'M', type: 'u32' },
+  { name: 'N', type: 'u32' },
+  { name: 'K', type: 'u32' },
+  { name: 'iters', type: 'u32' },
+]);
+
+const header = (s: SgMatSyntax): string => `enable f16;
+enable chromium_experimental_subgroup_matrix;
+diagnostic(off, ${s.diagnostic}.subgroup_matrix_uniformity);
+${uniforms.wgsl}
+@group(0) @binding(0) var<uniform> u: Params;`;
+
+const ld = (s: SgMatSyntax, type: string, ptr: string, off: string, col: boolean, stride: string): string =>
+  s.builtins === 'template'
+    ? `subgroupMatrixLoad<${type}, ${col ? 'col_major' : 'row_major'}>(${ptr}, ${off}, ${stride})`
+    : `subgroupMatrixLoad<${type}>(${ptr}, ${off}, ${col}, ${stride})`;
+const st = (s: SgMatSyntax, ptr: string, off: string, v: string, col: boolean, stride: string): string =>
+  s.builtins === 'template'
+    ? `subgroupMatrixStore<${col ? 'col_major' : 'row_major'}>(${ptr}, ${off}, ${v}, ${stride})`
+    : `subgroupMatrixStore(${ptr}, ${off}, ${v}, ${col}, ${stride})`;
+
+interface Loop {
+  /** Result matrices per subgroup. */
+  tilesM: number;
+  tilesN: number;
+  /** Right/result matrix width (16 or 8). */
+  n: number;
+  /** Reload left/right matrices from shared memory every step (else load once). */
+  reload: boolean;
+  aCol: boolean;
+  bCol: boolean;
+  subgroups: number;
+}
+
+/** A loop of MMAs over a 128 x 32 (A) and 32 x 128 (B) shared tile, laid out as the kernel lays them out. */
+function loopWgsl(s: SgMatSyntax, p: Loop): string {
+  const L = 'subgroup_matrix_left<f16, 16, 16>';
+  const R = `subgroup_matrix_right<f16, ${p.n}, 16>`;
+  const RES = `subgroup_matrix_result<f32, ${p.n}, 16>`;
+  // A: [m][k] (lda 40, row-major loads) or [k][m] (lda 136, column-major); B: [k][n] (ldb 136) or [n][k] (40).
+  const lda = p.aCol ? 136 : 40;
+  const ldb = p.bCol ? 40 : 136;
+  const size = 128 * 40 + 32 * 136;
+  const aOff = (i: number, k: string): string =>
+    p.aCol ? `${k} * ${lda}u + am0 + ${i * 16}u` : `(am0 + ${i * 16}u) * ${lda}u + ${k}`;
+  const bOff = (j: number, k: string): string =>
+    p.bCol ? `4352u + (bn0 + ${j * p.n}u) * ${ldb}u + ${k}` : `4352u + ${k} * ${ldb}u + bn0 + ${j * p.n}u`;
+  const loads = (k: string, decl: string): string[] => [
+    ...Array.from({ length: p.tilesM }, (_, i) => `${decl}a${i} = ${ld(s, L, '&S', aOff(i, k), p.aCol, `${lda}u`)};`),
+    ...Array.from({ length: p.tilesN }, (_, j) => `${decl}b${j} = ${ld(s, R, '&S', bOff(j, k), p.bCol, `${ldb}u`)};`),
+  ];
+  const acc: string[] = [];
+  const mma: string[] = [];
+  const out: string[] = [];
+  for (let i = 0; i < p.tilesM; i++)
+    for (let j = 0; j < p.tilesN; j++) {
+      acc.push(`var c${i}_${j} = ${RES}();`);
+      mma.push(`c${i}_${j} = subgroupMatrixMultiplyAccumulate(a${i}, b${j}, c${i}_${j});`);
+      out.push(
+        `${st(s, '&C', `((wid.x * ${p.subgroups}u + sg) * ${p.tilesM * p.tilesN}u + ${i * p.tilesN + j}u) * ${16 * p.n}u`, `c${i}_${j}`, false, `${p.n}u`)};`,
+      );
+    }
+  const sgN = 2;
+  return `${header(s)}
+@group(0) @binding(1) var<storage, read> A: array<f16>;
+@group(0) @binding(2) var<storage, read_write> C: array<f32>;
+var<workgroup> S: array<f16, ${size}>;
+@compute @workgroup_size(${p.subgroups * SG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  for (var e = lid; e < ${size}u; e += ${p.subgroups * SG}u) { S[e] = A[e]; }
+  workgroupBarrier();
+  let sg = lid / ${SG}u;
+  let am0 = ((sg / ${sgN}u) % 2u) * ${p.tilesM * 16}u;
+  let bn0 = (sg % ${sgN}u) * ${p.tilesN * p.n}u;
+  ${acc.join('\n  ')}
+  ${p.reload ? '' : loads('0u', 'let ').join('\n  ')}
+  for (var t = 0u; t < u.iters; t++) {
+    ${p.reload ? loads('(t & 1u) * 16u', 'let ').join('\n    ') : ''}
+    ${mma.join('\n    ')}
+  }
+  ${out.join('\n  ')}
+}`;
+}
+
+interface Staged {
+  /** B stored [n][k] (x·Wᵀ): loaded column-major from global, stored [k][n]. */
+  bT: boolean;
+  /** A stored [k][m] (dW): loaded column-major from global, stored [m][k]. */
+  aT: boolean;
+  bk: number;
+}
+
+/**
+ * C = A·B for M, N multiples of 128 and K of bk, f16 in, f32 out, on 2 x 2
+ * subgroups of 4 x 4 16x16 matrices. Staging: each subgroup loads its share
+ * of the next K-tile's 16x16 matrices from global memory (prefetch), and
+ * after the MMAs stores them into shared memory, A as [m][k] and B as
+ * [k][n] whatever their global layout (the fragment transposes for free).
+ */
+function stagedWgsl(s: SgMatSyntax, p: Staged): string {
+  const L = 'subgroup_matrix_left<f16, 16, 16>';
+  const R = 'subgroup_matrix_right<f16, 16, 16>';
+  const RES = 'subgroup_matrix_result<f32, 16, 16>';
+  const { bk } = p;
+  const lda = bk + 8;
+  const ldb = 136;
+  const ks = bk / 16;
+  const per = (8 * ks) / 4; // matrices of each operand per subgroup per K-tile
+  const fetch: string[] = [];
+  const store: string[] = [];
+  for (let q = 0; q < per; q++) {
+    // Matrix index q*4+sg: row block (of 8) and k block (of ks).
+    const idx = `(${q * 4}u + sg)`;
+    fetch.push(`{ let mi = ${idx} / ${ks}u; let ki = ${idx} % ${ks}u;`);
+    fetch.push(
+      p.aT
+        ? `  pa${q} = ${ld(s, L, '&A', '(k0 + ki * 16u) * u.M + m0 + mi * 16u', true, 'u.M')}; }`
+        : `  pa${q} = ${ld(s, L, '&A', '(m0 + mi * 16u) * u.K + k0 + ki * 16u', false, 'u.K')}; }`,
+    );
+    fetch.push(`{ let ni = ${idx} / ${ks}u; let ki = ${idx} % ${ks}u;`);
+    fetch.push(
+      p.bT
+        ? `  pb${q} = ${ld(s, R, '&B', '(n0 + ni * 16u) * u.K + k0 + ki * 16u', true, 'u.K')}; }`
+        : `  pb${q} = ${ld(s, R, '&B', '(k0 + ki * 16u) * u.N + n0 + ni * 16u', false, 'u.N')}; }`,
+    );
+    store.push(`{ let mi = ${idx} / ${ks}u; let ki = ${idx} % ${ks}u;`);
+    store.push(`  ${st(s, '&As', `mi * ${16 * lda}u + ki * 16u`, `pa${q}`, false, `${lda}u`)}; }`);
+    store.push(`{ let ni = ${idx} / ${ks}u; let ki = ${idx} % ${ks}u;`);
+    store.push(`  ${st(s, '&Bs', `ki * ${16 * ldb}u + ni * 16u`, `pb${q}`, false, `${ldb}u`)}; }`);
+  }
+  const regs = Array.from({ length: per }, (_, q) => `var pa${q}: ${L}; var pb${q}: ${R};`);
+  const acc: string[] = [];
+  const inner: string[] = [];
+  const out: string[] = [];
+  for (let i = 0; i < 4; i++)
+    for (let j = 0; j < 4; j++) {
+      acc.push(`var c${i}_${j} = ${RES}();`);
+      out.push(`${st(s, '&C', `(m0 + am0 + ${i * 16}u) * u.N + n0 + bn0 + ${j * 16}u`, `c${i}_${j}`, false, 'u.N')};`);
+    }
+  for (let kk = 0; kk < bk; kk += 16) {
+    inner.push('{');
+    for (let i = 0; i < 4; i++)
+      inner.push(`let a${i} = ${ld(s, L, '&As', `(am0 + ${i * 16}u) * ${lda}u + ${kk}u`, false, `${lda}u`)};`);
+    for (let j = 0; j < 4; j++)
+      inner.push(`let b${j} = ${ld(s, R, '&Bs', `${kk * ldb}u + bn0 + ${j * 16}u`, false, `${ldb}u`)};`);
+    for (let i = 0; i < 4; i++)
+      for (let j = 0; j < 4; j++) inner.push(`c${i}_${j} = subgroupMatrixMultiplyAccumulate(a${i}, b${j}, c${i}_${j});`);
+    inner.push('}');
+  }
+  return `${header(s)}
+@group(0) @binding(1) var<storage, read> A: array<f16>;
+@group(0) @binding(2) var<storage, read> B: array<f16>;
+@group(0) @binding(3) var<storage, read_write> C: array<f32>;
+var<workgroup> As: array<f16, ${128 * lda}>;
+var<workgroup> Bs: array<f16, ${bk * ldb}>;
+@compute @workgroup_size(128)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let sg = lid / 32u;
+  let am0 = (sg / 2u) * 64u;
+  let bn0 = (sg % 2u) * 64u;
+  let m0 = wid.y * 128u;
+  let n0 = wid.x * 128u;
+  ${regs.join('\n  ')}
+  ${acc.join('\n  ')}
+  let tiles = u.K / ${bk}u;
+  { let k0 = 0u;
+    ${fetch.join('\n    ')}
+  }
+  ${store.join('\n  ')}
+  workgroupBarrier();
+  for (var t = 0u; t < tiles; t++) {
+    let k0 = (t + 1u) * ${bk}u;
+    if (t + 1u < tiles) {
+      ${fetch.join('\n      ')}
+    }
+    ${inner.join('\n    ')}
+    workgroupBarrier();
+    if (t + 1u < tiles) {
+      ${store.join('\n      ')}
+    }
+    workgroupBarrier();
+  }
+  ${out.join('\n  ')}
+}`;
+}
+
+/** The block `{ ... }` that starts at `open` (index of its `{`): end index past the `}`. */
+function blockEnd(code: string, open: number): number {
+  let depth = 0;
+  for (let i = open; i < code.length; i++) {
+    if (code[i] === '{') depth++;
+    else if (code[i] === '}' && --depth === 0) return i + 1;
+  }
+  throw new Error('unbalanced WGSL');
+}
+
+/** The shipped kernel with parts of its K loop removed (timing only: the results are wrong). */
+function ablate(code: string, cut: readonly string[]): string {
+  const loop = code.indexOf('for (var t = 0u; t < tiles; t++) {');
+  const guard = 'if (t + 1u < tiles) {';
+  const first = code.indexOf(guard, loop);
+  const second = code.indexOf(guard, blockEnd(code, first + guard.length - 1));
+  const end = blockEnd(code, code.indexOf('{', loop));
+  let body = code.slice(loop, end);
+  const cutBlock = (b: string, at: number): string => b.slice(0, at) + b.slice(blockEnd(b, at + guard.length - 1));
+  if (cut.includes('stores')) body = cutBlock(body, second - loop);
+  if (cut.includes('loads')) body = cutBlock(body, first - loop);
+  if (cut.includes('barriers')) body = body.replaceAll('workgroupBarrier();', '');
+  // Loads without bounds checks (what a fast path for interior tiles would run).
+  if (cut.includes('checks'))
+    body = body
+      .replaceAll(/if \(go < u\.[MN] && gk < kEnd\) \{/g, '{')
+      .replaceAll(/select\(vec4<f16>\(0\.0\), (lo|hi), [a-z]+ \+ vec4<u32>\([^)]*\) < vec4<u32>\([^)]*\)\)/g, '$1');
+  return code.slice(0, loop) + body + code.slice(end);
+}
+
+async function main(): Promise<void> {
+  const opened = await requestNodeGpuDevice();
+  const b = new WebGPUBackend(opened.device, { poison: false, onDestroy: () => opened.device.destroy() });
+  const rt = b.runtime;
+  const caps = matmulCaps(opened.device).subgroupMatrix;
+  console.log(`device: ${opened.adapterInfo.description || opened.adapterInfo.vendor}; sgmat ${caps ? JSON.stringify(caps.shape) : 'none'}; workgroup memory ${rt.maxWorkgroupStorageBytes} B`);
+  if (!caps) return;
+  const s = caps.syntax;
+  const results: Result[] = [];
+  const size = 4096;
+  const a = b.alloc(size * size, 'f16');
+  const w = b.alloc(size * size, 'f16');
+  b.random(a, size * size, 'uniform', [-1, 1], 1);
+  b.random(w, size * size, 'uniform', [-1, 1], 2);
+  const out = b.alloc(size * size, 'f32');
+  // The same values in f32 (reduced precision rounds them back to f16 on load).
+  const a32 = b.alloc(size * size, 'f32');
+  const w32 = b.alloc(size * size, 'f32');
+  b.copy(view(a, [size * size]), view(a32, [size * size]));
+  b.copy(view(w, [size * size]), view(w32, [size * size]));
+  const buf = gpuBufferOf;
+
+  // Loops: 528 workgroups (4 per SM), 2048 K-steps each.
+  const iters = 2048;
+  const loops: [string, Loop][] = [];
+  for (const n of [16, 8]) {
+    const tilesN = 64 / n;
+    loops.push([`mma-only 16x${n}x16 t4x${tilesN}`, { tilesM: 4, tilesN, n, reload: false, aCol: false, bCol: false, subgroups: 4 }]);
+    for (const aCol of [false, true])
+      for (const bCol of [false, true])
+        loops.push([
+          `lds+mma 16x${n}x16 t4x${tilesN} A ${aCol ? 'col' : 'row'} B ${bCol ? 'col' : 'row'}`,
+          { tilesM: 4, tilesN, n, reload: true, aCol, bCol, subgroups: 4 },
+        ]);
+  }
+  loops.push(['lds+mma 16x16x16 t2x4 8 subgroups', { tilesM: 2, tilesN: 4, n: 16, reload: true, aCol: false, bCol: false, subgroups: 8 }]);
+  loops.push(['lds+mma 16x16x16 t2x2 4 subgroups', { tilesM: 2, tilesN: 2, n: 16, reload: true, aCol: false, bCol: false, subgroups: 4 }]);
+  for (const [name, p] of process.env.PROBE_LOOPS === '1' ? loops : []) {
+    const wgs = 528;
+    const flops = wgs * p.subgroups * iters * p.tilesM * p.tilesN * 2 * 16 * p.n * 16;
+    try {
+      const m = await measure(
+        b,
+        () =>
+          rt.dispatch({
+            pipelineKey: `probe|${name}`,
+            makeCode: () => loopWgsl(s, p),
+            bindings: [{ buffer: buf(a) }, { buffer: buf(out), write: true }],
+            uniforms: uniforms.pack({ M: 0, N: 0, K: 0, iters }),
+            workgroups: [wgs, 1, 1],
+          }),
+        5,
+      );
+      record(results, name, m, flops / (m.ms * 1e6), 'GFLOP/s');
+    } catch (e) {
+      console.log(`${name}: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+
+  // 4096³ matmuls: shipped kernel vs matrix-staged.
+  const ha = (await b.read(view(a, [size * size]))) as Float32Array;
+  const hw = (await b.read(view(w, [size * size]))) as Float32Array;
+  const flops = 2 * size ** 3;
+  const check = async (aT: boolean, bT: boolean): Promise<number> => {
+    const hc = (await b.read(view(out, [size * size]))) as Float32Array;
+    let worst = 0;
+    for (let q = 0; q < 48; q++) {
+      const i = (q * 7919) % size;
+      const j = (q * 104729) % size;
+      let acc = 0;
+      for (let k = 0; k < size; k++) acc += ha[aT ? k * size + i : i * size + k]! * hw[bT ? j * size + k : k * size + j]!;
+      worst = Math.max(worst, Math.abs(hc[i * size + j]! - acc) / Math.max(1, Math.abs(acc)));
+    }
+    return worst;
+  };
+  const staged: { name: string; aT: boolean; bT: boolean; run: () => void }[] = [];
+  // Ablations of the shipped kernel (A·B, f16, 128 x 128, bk 32, 8-wide loads): the named parts of the K loop removed.
+  const params: SgMatmulParams = {
+    aDtype: 'f16',
+    bDtype: 'f16',
+    outDtype: 'f32',
+    aLoad: 'k4',
+    bLoad: 'n4',
+    shape: caps.shape,
+    sgM: 2,
+    sgN: 2,
+    tilesM: 4,
+    tilesN: 4,
+    bk: 32,
+    directStore: true,
+    doubleBuffer: false,
+    syntax: s,
+    vec: 8,
+  };
+  const shipped = sgmatWgsl(params);
+  const ablations: [string, string[]][] = [
+    ['full kernel', []],
+    ['no prefetch loads', ['loads']],
+    ['unchecked loads', ['checks']],
+    ['no shared stores', ['stores']],
+    ['no barriers in loop', ['barriers']],
+    ['no stores, no barriers', ['stores', 'barriers']],
+    ['no loads, no barriers', ['loads', 'barriers']],
+  ];
+  const u = matmulUniforms.pack({
+    M: size, N: size, K: size, batchBase: 0, aOff: 0, aBatch: 0, aRow: size, aCol: 1,
+    bOff: 0, bBatch: 0, bRow: size, bCol: 1, kChunk: size,
+  });
+  for (const [name, cut] of process.env.PROBE_ABLATIONS === '1' ? ablations : [])
+    staged.push({
+      name: `ablation: ${name}`,
+      aT: false,
+      bT: false,
+      run: () =>
+        rt.dispatch({
+          pipelineKey: `probe|ablation|${name}`,
+          makeCode: () => ablate(shipped, cut),
+          bindings: [{ buffer: buf(a) }, { buffer: buf(w) }, { buffer: buf(out), write: true }],
+          uniforms: u,
+          workgroups: [size / 128, size / 128, 1],
+        }),
+    });
+  // Tilings: more subgroups with fewer result matrices each (fewer registers, more warps to hide
+  // the global loads), and deeper K-tiles (fewer barriers per FLOP).
+  const tilings: Partial<SgMatTiling>[] = [
+    { sgM: 2, sgN: 2, tilesM: 4, tilesN: 4, bk: 32 },
+    { sgM: 2, sgN: 4, tilesM: 4, tilesN: 4, bk: 32 },
+  ];
+  const only = process.env.PROBE_LAYOUTS ?? 'AB,BT,AT';
+  for (const [aT, bT, key] of [
+    [false, false, 'AB'],
+    [false, true, 'BT'],
+    [true, false, 'AT'],
+  ] as const) {
+    if (!only.split(',').includes(key)) continue;
+    const tag = aT ? 'A^T (dW)' : bT ? 'B^T (x W^T)' : 'A B';
+    const aStr = aT ? [0, 1, size] : [0, size, 1];
+    const bStr = bT ? [0, 1, size] : [0, size, 1];
+    for (const dtype of ['f16', 'f32'] as const)
+      for (const t of tilings) {
+        staged.push({
+          name: `${dtype} ${tag} sg${t.sgM}x${t.sgN} t${t.tilesM}x${t.tilesN} bk${t.bk}`,
+          aT,
+          bT,
+          run: () => {
+            b.tuning.matmul = { variant: 'subgroupMatrix', reducedPrecision: true, sgmat: t };
+            const [x, y] = dtype === 'f16' ? [a, w] : [a32, w32];
+            b.matmul(view(x, [1, size, size], aStr), view(y, [1, size, size], bStr), out);
+            b.tuning.matmul = {};
+          },
+        });
+      }
+  }
+  const passes = new Map<string, number[]>();
+  for (let pass = 0; pass < 2; pass++)
+    for (const { name, aT, bT, run } of staged) {
+      try {
+        const m = await measure(b, run, 10);
+        const err = pass === 1 && !name.startsWith('ablation: ') ? ` err ${(await check(aT, bT)).toExponential(1)}` : '';
+        passes.set(name, [...(passes.get(name) ?? []), flops / (m.ms * 1e9)]);
+        record(results, `${name}${err} [pass ${pass}]`, m, flops / (m.ms * 1e6), 'GFLOP/s');
+      } catch (e) {
+        if (pass === 0) console.log(`${name}: ${(e as Error).message.split('\n')[0]}`);
+      }
+    }
+  for (const [name, v] of passes) console.log(`${name.padEnd(44)} TFLOP/s by pass: ${v.map((x) => x.toFixed(1)).join(' ')}`);
+  const dir = process.env.BENCH_OUT ?? 'bench-results';
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'sgmat-probe.json'), `${JSON.stringify({ device: opened.adapterInfo, results }, null, 2)}\n`);
+  b.destroy();
+}
+
+await main();
