@@ -373,6 +373,21 @@ async function main(): Promise<void> {
     { sgM: 2, sgN: 2, tilesM: 4, tilesN: 4, bk: 32 },
     { sgM: 2, sgN: 4, tilesM: 4, tilesN: 4, bk: 32 },
   ];
+  // The f32 register-tiled (SIMT) kernel at 4096³: the default tiling and the 128 x 256 one.
+  for (const [label, tuning] of [
+    ['f32 SIMT 4096^3 default', { variant: 'registerTiled' }],
+    ['f32 SIMT 4096^3 128x256 bk16', { variant: 'registerTiled', tm: 8, tn: 16, bk: 16 }],
+  ] as const)
+    staged.push({
+      name: label,
+      aT: false,
+      bT: false,
+      run: () => {
+        b.tuning.matmul = tuning;
+        b.matmul(view(a32, [1, size, size]), view(w32, [1, size, size]), out);
+        b.tuning.matmul = {};
+      },
+    });
   const only = process.env.PROBE_LAYOUTS ?? 'AB,BT,AT';
   for (const [aT, bT, key] of [
     [false, false, 'AB'],
@@ -399,7 +414,7 @@ async function main(): Promise<void> {
       }
   }
   const passes = new Map<string, number[]>();
-  for (let pass = 0; pass < 2; pass++)
+  for (let pass = 0; pass < Number(process.env.PROBE_PASSES ?? 3); pass++)
     for (const { name, aT, bT, run } of staged) {
       try {
         const m = await measure(b, run, 10);

@@ -1,5 +1,5 @@
 import type { ALoad, BLoad, Staging } from './matmul.wgsl.js';
-import { kRangeWgsl, matmulUniforms } from './matmul.wgsl.js';
+import { kRangeWgsl, matmulUniforms, tileLoadsWgsl } from './matmul.wgsl.js';
 
 /**
  * How this Dawn spells the subgroup-matrix builtins. `template`: majorness in
@@ -201,7 +201,7 @@ function staging(
   kMajorShared: boolean,
   /** Elements per vector load (vec modes). */
   w: 4 | 8,
-): SgStaging {
+): Staging {
   const S = name === 'a' ? 'As' : 'Bs';
   const src = name === 'a' ? 'A' : 'B';
   const gBase = `${name}Base`;
@@ -299,11 +299,6 @@ function staging(
     }
   }
   return { regs, load: loadL, loadUnchecked: fastL, store: storeL };
-}
-
-/** Staging with a second form of the loads for tiles wholly inside the operands (no bounds checks). */
-interface SgStaging extends Staging {
-  readonly loadUnchecked: string[];
 }
 
 /** Storage element of a vector-loaded operand: 8 halves travel as one vec4<u32>. */
@@ -435,13 +430,7 @@ export function sgmatWgsl(p: SgMatmulParams): string {
       : scratch.join('\n  ');
 
   const buffers = db ? 2 : 1;
-  // Tiles wholly inside A and B (all but the edges) load without per-element bounds checks:
-  // one uniform branch per K-tile (H100, 4096³: unchecked loads 156 -> 187 TFLOP/s in an ablation).
-  const loads = `if (k0 + ${bk}u <= kEnd && m0 + ${tm}u <= u.M && n0 + ${tn}u <= u.N) {
-      ${[...sa.loadUnchecked, ...sb.loadUnchecked].join('\n      ')}
-    } else {
-      ${[...sa.load, ...sb.load].join('\n      ')}
-    }`;
+  const loads = tileLoadsWgsl(sa, sb, bk, tm, tn);
   const stagedLoop = `  ${sa.regs.join('\n  ')}
   ${sb.regs.join('\n  ')}
   ${acc.join('\n  ')}

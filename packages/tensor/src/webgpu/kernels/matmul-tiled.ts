@@ -32,29 +32,25 @@ const sharedBytes = (tileM: number, tileN: number, bk: number, pad: number, buff
 export const tiledFits = (rt: GpuRuntime): boolean =>
   rt.maxWorkgroupStorageBytes >= sharedBytes(128, 128, 8, 1, 1);
 
-/**
- * Resident workgroups per wave on the H100 (132 SMs): 2 per SM with 128 x 128
- * tiles; 128 x 64 tiles are modelled at 3 per SM and 0.92 of the per-tile
- * speed (fitted to the step shapes measured in docs/results/matmul-h100-session3).
- */
+/** Workgroup slots per wave on the H100 (132 SMs): 2 per SM with 128 x 128 tiles, 1 with 128 x 256. */
 const WAVE_128 = 264;
-const WAVE_128X64 = 396;
-const NARROW_SPEED = 0.92;
+const WAVE_128X256 = 132;
 
 /** Fraction of the workgroup slots of the last wave that are busy, averaged over all waves. */
 const waveFill = (tiles: number, slots: number): number => tiles / (Math.ceil(tiles / slots) * slots);
 
 /**
- * Whether 128 x 64 tiles beat 128 x 128 ones for `p` (wave quantization: e.g.
- * 8192 x 768 outputs make 384 big tiles, 1.45 waves; 768 narrow tiles fill
- * two waves). Measured: +26 % on 8192 x 768 x 2048, -3 % on 8192 x 2048 x 768.
+ * Whether 128 x 256 tiles (8 x 16 per thread, bk 16) beat 128 x 128 ones for
+ * `p`: when they make at least two full-enough waves. H100, f32, unchecked
+ * interior loads (docs/results/perf-h100-session5): 4096³ 46.3 against 44.3
+ * TFLOP/s; 8192 x 2048 x 768 0.593 against 0.618 ms; 50304 x 768 x 8192
+ * 13.2 against 14.2 ms; 8192 x 2304 x 768 (fill 0.87) 0.745 against 0.707 ms.
+ * (128 x 64 tiles, once chosen to fill waves on 8192 x 768 outputs, now lose
+ * 6-9 % there to 128 x 128 and are only used on request.)
  */
-export const narrowTilesFor = (p: Pick<MatmulProblem, 'batch' | 'm' | 'n'>): boolean => {
-  const rows = Math.ceil(p.m / 128) * p.batch;
-  return (
-    NARROW_SPEED * waveFill(rows * Math.ceil(p.n / 64), WAVE_128X64) >
-    waveFill(rows * Math.ceil(p.n / 128), WAVE_128)
-  );
+export const wideTilesFor = (p: Pick<MatmulProblem, 'batch' | 'm' | 'n'>): boolean => {
+  const tiles = Math.ceil(p.m / 128) * Math.ceil(p.n / 256) * p.batch;
+  return tiles >= 2 * WAVE_128X256 && waveFill(tiles, WAVE_128X256) >= 0.95;
 };
 
 /**
@@ -81,14 +77,15 @@ export function launchTiled(rt: GpuRuntime, p: MatmulProblem, tuning: TiledTunin
   const splits = batch === 1 ? Math.max(1, Math.min(requestedSplits, Math.ceil(p.k / 8), fit)) : 1;
   const bigTiles = Math.ceil(m / 128) * Math.ceil(n / 128) * batch * splits;
   const tm = tuning.tm ?? (bigTiles >= 200 ? 8 : 4);
-  const tn = tuning.tn ?? (tuning.tm === undefined && tm === 8 && splits === 1 && narrowTilesFor(p) ? 4 : tm);
+  const wide = tuning.tm === undefined && tuning.tn === undefined && tm === 8 && splits === 1 && wideTilesFor(p);
+  const tn = tuning.tn ?? (wide ? 16 : tm);
   // Every thread stages at least one vec4 per operand and K-tile: tile * bk >= 1024. Measured on
   // the H100 (bench/gpu-bench.ts): bk 8 is best for f32 at 128-wide tiles, bk 16 for f16 inputs.
   const halfInputs = p.a.dtype === 'f16' || p.b.dtype === 'f16';
   const minBk = 1024 / (16 * Math.min(tm, tn));
   const tileM = 16 * tm;
   const tileN = 16 * tn;
-  let bk = Math.max(tuning.bk ?? (Math.min(tm, tn) >= 8 && !halfInputs ? 8 : 16), minBk);
+  let bk = Math.max(tuning.bk ?? (Math.min(tm, tn) >= 8 && !halfInputs && !wide ? 8 : 16), minBk);
   // Halve a K-tile that would not fit the device's workgroup memory even unpadded.
   while (bk > minBk && bk > 8 && sharedBytes(tileM, tileN, bk, 0, 1) > rt.maxWorkgroupStorageBytes) bk /= 2;
   const pad = tuning.pad ?? 1;
