@@ -22,7 +22,7 @@ import type { SgMatTiling } from '../src/webgpu/kernels/matmul-sgmat.js';
 import { WebGPUBackend } from '../src/webgpu/backend.js';
 import { gpuBufferOf } from '../src/webgpu/buffer.js';
 import { matmulCaps } from '../src/webgpu/kernels/matmul-caps.js';
-import { matmulUniforms } from '../src/webgpu/kernels/matmul.wgsl.js';
+import { matmulUniforms, matmulWgsl } from '../src/webgpu/kernels/matmul.wgsl.js';
 import { type SgMatmulParams, type SgMatSyntax, sgmatWgsl } from '../src/webgpu/kernels/matmul-sgmat.wgsl.js';
 import { UniformStruct } from '../src/webgpu/uniforms.js';
 import { measure, type Result, record, view } from './bench-util.js';
@@ -237,11 +237,6 @@ function ablate(code: string, cut: readonly string[]): string {
   if (cut.includes('stores')) body = cutBlock(body, second - loop);
   if (cut.includes('loads')) body = cutBlock(body, first - loop);
   if (cut.includes('barriers')) body = body.replaceAll('workgroupBarrier();', '');
-  // Loads without bounds checks (what a fast path for interior tiles would run).
-  if (cut.includes('checks'))
-    body = body
-      .replaceAll(/if \(go < u\.[MN] && gk < kEnd\) \{/g, '{')
-      .replaceAll(/select\(vec4<f16>\(0\.0\), (lo|hi), [a-z]+ \+ vec4<u32>\([^)]*\) < vec4<u32>\([^)]*\)\)/g, '$1');
   return code.slice(0, loop) + body + code.slice(end);
 }
 
@@ -320,7 +315,7 @@ async function main(): Promise<void> {
     }
     return worst;
   };
-  const staged: { name: string; aT: boolean; bT: boolean; run: () => void }[] = [];
+  const staged: { name: string; aT: boolean; bT: boolean; run: () => void; flops?: number }[] = [];
   // Ablations of the shipped kernel (A·B, f16, 128 x 128, bk 32, 8-wide loads): the named parts of the K loop removed.
   const params: SgMatmulParams = {
     aDtype: 'f16',
@@ -343,7 +338,6 @@ async function main(): Promise<void> {
   const ablations: [string, string[]][] = [
     ['full kernel', []],
     ['no prefetch loads', ['loads']],
-    ['unchecked loads', ['checks']],
     ['no shared stores', ['stores']],
     ['no barriers in loop', ['barriers']],
     ['no stores, no barriers', ['stores', 'barriers']],
@@ -353,6 +347,40 @@ async function main(): Promise<void> {
     M: size, N: size, K: size, batchBase: 0, aOff: 0, aBatch: 0, aRow: size, aCol: 1,
     bOff: 0, bBatch: 0, bRow: size, bCol: 1, kChunk: size,
   });
+  // The same ablations of the f32 register-tiled kernel (128 x 128 tm 8 bk 8, and 128 x 256 bk 16).
+  for (const [label, tn, bk] of [
+    ['simt 128x128 bk8', 8, 8],
+    ['simt 128x256 bk16', 16, 16],
+  ] as const) {
+    const simt = matmulWgsl({
+      aDtype: 'f32',
+      bDtype: 'f32',
+      outDtype: 'f32',
+      aLoad: 'k4',
+      bLoad: 'n4',
+      tm: 8,
+      tn,
+      bk,
+      outVec4: true,
+      pad: 1,
+      unroll: true,
+      warpTile: true,
+    });
+    for (const [name, cut] of process.env.PROBE_SIMT === '1' ? ablations : [])
+      staged.push({
+        name: `${label} ablation: ${name}`,
+        aT: false,
+        bT: false,
+        run: () =>
+          rt.dispatch({
+            pipelineKey: `probe|${label}|${name}`,
+            makeCode: () => ablate(simt, cut),
+            bindings: [{ buffer: buf(a32) }, { buffer: buf(w32) }, { buffer: buf(out), write: true }],
+            uniforms: u,
+            workgroups: [size / (16 * tn), size / 128, 1],
+          }),
+      });
+  }
   for (const [name, cut] of process.env.PROBE_ABLATIONS === '1' ? ablations : [])
     staged.push({
       name: `ablation: ${name}`,
@@ -413,14 +441,57 @@ async function main(): Promise<void> {
         });
       }
   }
+  // The A·B matmuls of the mixed e2e step (f32 tensors, reduced precision; forward via the
+  // contiguous Wᵀ copy, and dX = dY·W), each tiling / split choice timed.
+  const step: [string, number, number, number][] = [
+    ['qkv fwd', 8192, 2304, 768],
+    ['out fwd', 8192, 768, 768],
+    ['up fwd', 8192, 4096, 768],
+    ['down fwd', 8192, 768, 2048],
+    ['qkv dX', 8192, 768, 2304],
+    ['up dX', 8192, 768, 4096],
+    ['down dX', 8192, 2048, 768],
+    ['head dX', 8192, 768, 50304],
+  ];
+  const choices: [string, Partial<SgMatTiling>][] = [
+    ['auto', {}],
+    ['128x128 split2', { sgM: 2, sgN: 2, tilesM: 4, tilesN: 4, bk: 32, splits: 2 }],
+    ['128x128 split4', { sgM: 2, sgN: 2, tilesM: 4, tilesN: 4, bk: 32, splits: 4 }],
+    ['128x64', { sgM: 2, sgN: 2, tilesM: 4, tilesN: 2, bk: 32, splits: 1 }],
+    ['64x128', { sgM: 2, sgN: 2, tilesM: 2, tilesN: 4, bk: 32, splits: 1 }],
+    ['64x64', { sgM: 2, sgN: 2, tilesM: 2, tilesN: 2, bk: 32, splits: 1 }],
+  ];
+  if (process.env.PROBE_STEP === '1')
+    for (const [label, m, n, k] of step) {
+      const x = b.alloc(m * k, 'f32');
+      const y = b.alloc(k * n, 'f32');
+      const z = b.alloc(m * n, 'f32');
+      b.random(x, m * k, 'uniform', [-1, 1], 3);
+      b.random(y, k * n, 'uniform', [-1, 1], 4);
+      for (const [choice, sgmat] of choices)
+        staged.push({
+          name: `step ${label} ${m}x${n}x${k} ${choice}`,
+          aT: false,
+          bT: false,
+          flops: 2 * m * n * k,
+          run: () => {
+            b.tuning.matmul = { variant: 'subgroupMatrix', reducedPrecision: true, sgmat };
+            b.matmul(view(x, [1, m, k]), view(y, [1, k, n]), z);
+            b.tuning.matmul = {};
+          },
+        });
+    }
   const passes = new Map<string, number[]>();
   for (let pass = 0; pass < Number(process.env.PROBE_PASSES ?? 3); pass++)
-    for (const { name, aT, bT, run } of staged) {
+    for (const { name, aT, bT, run, flops: own } of staged) {
       try {
+        const f = own ?? flops;
         const m = await measure(b, run, 10);
-        const err = pass === 1 && !name.startsWith('ablation: ') ? ` err ${(await check(aT, bT)).toExponential(1)}` : '';
-        passes.set(name, [...(passes.get(name) ?? []), flops / (m.ms * 1e9)]);
-        record(results, `${name}${err} [pass ${pass}]`, m, flops / (m.ms * 1e6), 'GFLOP/s');
+        // Only the 4096³ products are checked (the ablations compute wrong results on purpose).
+        const checked = pass === 1 && own === undefined && !name.includes('ablation: ');
+        const err = checked ? ` err ${(await check(aT, bT)).toExponential(1)}` : '';
+        passes.set(name, [...(passes.get(name) ?? []), f / (m.ms * 1e9)]);
+        record(results, `${name}${err} [pass ${pass}]`, m, f / (m.ms * 1e6), 'GFLOP/s');
       } catch (e) {
         if (pass === 0) console.log(`${name}: ${(e as Error).message.split('\n')[0]}`);
       }

@@ -260,6 +260,8 @@ describe('subgroup-matrix split-K (emulated builtins)', () => {
     expect(sgmatSplitKFor({ batch: 1, m: 2304, n: 768, k: 8192 })).toBe(4);
     expect(sgmatSplitKFor({ batch: 1, m: 768, n: 768, k: 8192 })).toBe(8);
     expect(sgmatSplitKFor({ batch: 1, m: 8192, n: 768, k: 2304 })).toBe(1); // enough tiles
+    expect(sgmatSplitKFor({ batch: 1, m: 8192, n: 768, k: 50304 })).toBe(2); // a ragged last wave, long K
+    expect(sgmatSplitKFor({ batch: 1, m: 8192, n: 2048, k: 50304 })).toBe(1); // full waves
     expect(sgmatSplitKFor({ batch: 2, m: 768, n: 768, k: 8192 })).toBe(1);
     expect(sgmatSplitKFor({ batch: 1, m: 768, n: 768, k: 1500 })).toBe(1); // splits under 1024 deep
   });

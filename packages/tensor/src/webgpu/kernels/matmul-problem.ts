@@ -105,3 +105,6 @@ export const matmulUniformValues = (p: MatmulProblem, batchBase: number): Record
   bCol: p.bStrides[2],
   kChunk: p.k,
 });
+
+/** Fraction of the workgroup slots that a grid of `tiles` workgroups keeps busy over its waves of `slots`. */
+export const waveFill = (tiles: number, slots: number): number => tiles / (Math.ceil(tiles / slots) * slots);

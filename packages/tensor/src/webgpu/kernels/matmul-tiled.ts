@@ -7,7 +7,7 @@ import {
   matmulUniforms,
   matmulWgsl,
 } from './matmul.wgsl.js';
-import { type MatmulProblem, matmulUniformValues } from './matmul-problem.js';
+import { type MatmulProblem, matmulUniformValues, waveFill } from './matmul-problem.js';
 import { launchSplitKReduce } from './matmul-splitk.js';
 
 /** Overrides of the register-tiled kernel for benchmarking and tuning; `undefined` picks by shape. */
@@ -35,9 +35,6 @@ export const tiledFits = (rt: GpuRuntime): boolean =>
 /** Workgroup slots per wave on the H100 (132 SMs): 2 per SM with 128 x 128 tiles, 1 with 128 x 256. */
 const WAVE_128 = 264;
 const WAVE_128X256 = 132;
-
-/** Fraction of the workgroup slots of the last wave that are busy, averaged over all waves. */
-const waveFill = (tiles: number, slots: number): number => tiles / (Math.ceil(tiles / slots) * slots);
 
 /**
  * Whether 128 x 256 tiles (8 x 16 per thread, bk 16) beat 128 x 128 ones for
