@@ -246,15 +246,28 @@ export function staging(
   const idx = (t: number) =>
     `let e = lid + ${t * nt}u; ${transposed ? `let r = e % ${rows}u; let c = e / ${rows}u;` : `let r = e / ${d4p}u; let c = e % ${d4p}u;`}`;
   const regs = Array.from({ length: per }, (_, t) => t);
-  return {
-    decl: regs.map((t) => `var ${x}${t}: vec4<${el}>;`).join(' '),
-    load: regs
-      .map(
-        (t) => `${x}${t} = vec4<${el}>(0.0);
+  const checked = regs
+    .map(
+      (t) => `${x}${t} = vec4<${el}>(0.0);
     { ${idx(t)}
       if (e < ${units}u && ${base} + r < ${limit} && c * 4u < DH) { ${x}${t} = ${cvt(read(`${off} + ${base} + r`))}; } }`,
-      )
-      .join('\n    '),
+    )
+    .join('\n    ');
+  // A tile wholly below the limit (all but the last) with no padded head dims loads unchecked:
+  // one uniform branch (the matmul kernels gained 20-30 % from the same change).
+  const unchecked = regs
+    .map((t) => `{ ${idx(t)} ${x}${t} = ${cvt(read(`${off} + ${base} + r`))}; }`)
+    .join('\n    ');
+  const plain = p.dh % 16 === 0 && units % nt === 0;
+  return {
+    decl: regs.map((t) => `var ${x}${t}: vec4<${el}>;`).join(' '),
+    load: plain
+      ? `if (${base} + ${rows}u <= ${limit}) {
+    ${unchecked}
+    } else {
+    ${checked}
+    }`
+      : checked,
     store: regs
       .map((t) => {
         const at = (i: number) =>

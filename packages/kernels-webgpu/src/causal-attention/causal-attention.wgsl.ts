@@ -155,11 +155,9 @@ function staging(
     full ? `f32(${src}[at + ${k}u])` : `select(0.0, f32(${src}[min(at + ${k}u, last)]), c * 4u + ${k}u < DH)`,
   ).join(', ');
   const idx = Array.from({ length: per }, (_, t) => t);
-  return {
-    decl: idx.map((t) => `var ${x}${t}: vec4<f32>;`).join(' '),
-    load: idx
-      .map(
-        (t) => `${x}${t} = vec4<f32>(0.0);
+  const checked = idx
+    .map(
+      (t) => `${x}${t} = vec4<f32>(0.0);
     {
       let e = lid + ${t * nt}u;
       let c = e % D4;
@@ -169,8 +167,26 @@ function staging(
         ${x}${t} = vec4<f32>(${loads});
       }
     }`,
-      )
-      .join('\n    '),
+    )
+    .join('\n    ');
+  // A tile wholly below the limit (all but the last) loads without row checks: one uniform branch.
+  const exact = (rows * D4) % nt === 0;
+  const unchecked = idx
+    .map(
+      (t) =>
+        `{ let e = lid + ${t * nt}u; let at = (${off} + ${base} + e / D4) * DH + (e % D4) * 4u; ${x}${t} = vec4<f32>(${loads}); }`,
+    )
+    .join('\n    ');
+  return {
+    decl: idx.map((t) => `var ${x}${t}: vec4<f32>;`).join(' '),
+    load:
+      full && exact
+        ? `if (${base} + ${rows}u <= ${limit}) {
+    ${unchecked}
+    } else {
+    ${checked}
+    }`
+        : checked,
     store: idx
       .map(
         (t) =>
