@@ -24,3 +24,7 @@ ls -l "$dir/e2e.mjs"
 "$root/node_modules/.bin/esbuild" "$here/host-recording.ts" --bundle --platform=node --format=esm \
   --external:webgpu --conditions=@dynconv/source --log-level=warning --outfile="$dir/host-recording.mjs"
 ls -l "$dir/host-recording.mjs"
+# Where the matmul kernels lose time (bench/sgmat-probe.ts; PROBE_* switches in its header): (device) node DIR/sgmat-probe.mjs
+"$root/node_modules/.bin/esbuild" "$here/sgmat-probe.ts" --bundle --platform=node --format=esm \
+  --external:webgpu --conditions=@dynconv/source --log-level=warning --outfile="$dir/sgmat-probe.mjs"
+ls -l "$dir/sgmat-probe.mjs"

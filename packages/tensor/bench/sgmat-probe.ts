@@ -1,28 +1,35 @@
 /**
- * Where the subgroup-matrix matmul loses time (issue 9): hand-written WGSL
- * probes on the device, each timed with timestamp queries.
+ * Where the matmul kernels lose time (issue 9): hand-written WGSL probes and
+ * variants of the shipped kernels on the device, each timed with timestamp
+ * queries (best of `PROBE_PASSES` passes, default 3: the GPU clocks up from
+ * idle during the first). Results: docs/results/perf-h100-session5/.
  *
- * - `mma-only`: every subgroup multiplies matrices it loaded once (the
- *   tensor-core ceiling reachable from WGSL).
- * - `lds+mma`: the same MMAs, reloading the left and right matrices from
- *   shared memory before each K-step, as the kernel's inner loop does, for
- *   each majorness of the two loads (no staging, no barriers).
- * - `matrix-staged` 4096³ matmuls: global -> shared staging with
- *   `subgroupMatrixLoad` from the storage buffer and `subgroupMatrixStore`
- *   into shared memory (the driver moves whole fragments) instead of scalar
- *   2-byte stores; the shipped kernel is timed beside it.
+ * Always: the shipped subgroup-matrix kernel at 4096³ over a few tilings
+ * (`PROBE_LAYOUTS`, default `AB,BT,AT`; `none` skips), f16 and f32 inputs,
+ * each checked against a float64 sample, and the f32 SIMT kernel.
+ * Switches:
+ * - `PROBE_LOOPS=1`: MMA loops on matrices loaded once, and reloaded from
+ *   shared memory every K-step for each majorness (the tensor-core ceiling).
+ * - `PROBE_ABLATIONS=1` / `PROBE_SIMT=1`: the subgroup-matrix / SIMT kernel
+ *   with parts of its K loop removed (loads, stores, barriers; timing only).
+ * - `PROBE_MATRIX_STAGING=1`: staging through `subgroupMatrixLoad` from the
+ *   storage buffer and `subgroupMatrixStore` into shared memory.
+ * - `PROBE_SIMT_SWEEP=1`: more SIMT tilings at 4096³.
+ * - `PROBE_STEP=1`: the A·B shapes of the mixed training step over tilings
+ *   and K splits.
  *
- * Run: bundle with esbuild like `bundle.sh`, then (device)
- * `BENCH_OUT=$OUT node sgmat-probe.mjs`. Writes `sgmat-probe.json`.
+ * Run: `bundle.sh DIR`, then (device) `BENCH_OUT=$OUT node DIR/sgmat-probe.mjs`.
+ * Writes `sgmat-probe.json`.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { requestNodeGpuDevice } from '../src/node.js';
-import type { SgMatTiling } from '../src/webgpu/kernels/matmul-sgmat.js';
 import { WebGPUBackend } from '../src/webgpu/backend.js';
 import { gpuBufferOf } from '../src/webgpu/buffer.js';
-import { matmulCaps } from '../src/webgpu/kernels/matmul-caps.js';
+import type { MatmulTuning } from '../src/webgpu/kernels/matmul.js';
 import { matmulUniforms, matmulWgsl } from '../src/webgpu/kernels/matmul.wgsl.js';
+import { matmulCaps } from '../src/webgpu/kernels/matmul-caps.js';
+import type { SgMatTiling } from '../src/webgpu/kernels/matmul-sgmat.js';
 import { type SgMatmulParams, type SgMatSyntax, sgmatWgsl } from '../src/webgpu/kernels/matmul-sgmat.wgsl.js';
 import { UniformStruct } from '../src/webgpu/uniforms.js';
 import { measure, type Result, record, view } from './bench-util.js';
@@ -77,8 +84,14 @@ function loopWgsl(s: SgMatSyntax, p: Loop): string {
   const bOff = (j: number, k: string): string =>
     p.bCol ? `4352u + (bn0 + ${j * p.n}u) * ${ldb}u + ${k}` : `4352u + ${k} * ${ldb}u + bn0 + ${j * p.n}u`;
   const loads = (k: string, decl: string): string[] => [
-    ...Array.from({ length: p.tilesM }, (_, i) => `${decl}a${i} = ${ld(s, L, '&S', aOff(i, k), p.aCol, `${lda}u`)};`),
-    ...Array.from({ length: p.tilesN }, (_, j) => `${decl}b${j} = ${ld(s, R, '&S', bOff(j, k), p.bCol, `${ldb}u`)};`),
+    ...Array.from(
+      { length: p.tilesM },
+      (_, i) => `${decl}a${i} = ${ld(s, L, '&S', aOff(i, k), p.aCol, `${lda}u`)};`,
+    ),
+    ...Array.from(
+      { length: p.tilesN },
+      (_, j) => `${decl}b${j} = ${ld(s, R, '&S', bOff(j, k), p.bCol, `${ldb}u`)};`,
+    ),
   ];
   const acc: string[] = [];
   const mma: string[] = [];
@@ -166,16 +179,21 @@ function stagedWgsl(s: SgMatSyntax, p: Staged): string {
   for (let i = 0; i < 4; i++)
     for (let j = 0; j < 4; j++) {
       acc.push(`var c${i}_${j} = ${RES}();`);
-      out.push(`${st(s, '&C', `(m0 + am0 + ${i * 16}u) * u.N + n0 + bn0 + ${j * 16}u`, `c${i}_${j}`, false, 'u.N')};`);
+      out.push(
+        `${st(s, '&C', `(m0 + am0 + ${i * 16}u) * u.N + n0 + bn0 + ${j * 16}u`, `c${i}_${j}`, false, 'u.N')};`,
+      );
     }
   for (let kk = 0; kk < bk; kk += 16) {
     inner.push('{');
     for (let i = 0; i < 4; i++)
-      inner.push(`let a${i} = ${ld(s, L, '&As', `(am0 + ${i * 16}u) * ${lda}u + ${kk}u`, false, `${lda}u`)};`);
+      inner.push(
+        `let a${i} = ${ld(s, L, '&As', `(am0 + ${i * 16}u) * ${lda}u + ${kk}u`, false, `${lda}u`)};`,
+      );
     for (let j = 0; j < 4; j++)
       inner.push(`let b${j} = ${ld(s, R, '&Bs', `${kk * ldb}u + bn0 + ${j * 16}u`, false, `${ldb}u`)};`);
     for (let i = 0; i < 4; i++)
-      for (let j = 0; j < 4; j++) inner.push(`c${i}_${j} = subgroupMatrixMultiplyAccumulate(a${i}, b${j}, c${i}_${j});`);
+      for (let j = 0; j < 4; j++)
+        inner.push(`c${i}_${j} = subgroupMatrixMultiplyAccumulate(a${i}, b${j}, c${i}_${j});`);
     inner.push('}');
   }
   return `${header(s)}
@@ -233,7 +251,8 @@ function ablate(code: string, cut: readonly string[]): string {
   const second = code.indexOf(guard, blockEnd(code, first + guard.length - 1));
   const end = blockEnd(code, code.indexOf('{', loop));
   let body = code.slice(loop, end);
-  const cutBlock = (b: string, at: number): string => b.slice(0, at) + b.slice(blockEnd(b, at + guard.length - 1));
+  const cutBlock = (b: string, at: number): string =>
+    b.slice(0, at) + b.slice(blockEnd(b, at + guard.length - 1));
   if (cut.includes('stores')) body = cutBlock(body, second - loop);
   if (cut.includes('loads')) body = cutBlock(body, first - loop);
   if (cut.includes('barriers')) body = body.replaceAll('workgroupBarrier();', '');
@@ -245,7 +264,9 @@ async function main(): Promise<void> {
   const b = new WebGPUBackend(opened.device, { poison: false, onDestroy: () => opened.device.destroy() });
   const rt = b.runtime;
   const caps = matmulCaps(opened.device).subgroupMatrix;
-  console.log(`device: ${opened.adapterInfo.description || opened.adapterInfo.vendor}; sgmat ${caps ? JSON.stringify(caps.shape) : 'none'}; workgroup memory ${rt.maxWorkgroupStorageBytes} B`);
+  console.log(
+    `device: ${opened.adapterInfo.description || opened.adapterInfo.vendor}; sgmat ${caps ? JSON.stringify(caps.shape) : 'none'}; workgroup memory ${rt.maxWorkgroupStorageBytes} B`,
+  );
   if (!caps) return;
   const s = caps.syntax;
   const results: Result[] = [];
@@ -267,7 +288,10 @@ async function main(): Promise<void> {
   const loops: [string, Loop][] = [];
   for (const n of [16, 8]) {
     const tilesN = 64 / n;
-    loops.push([`mma-only 16x${n}x16 t4x${tilesN}`, { tilesM: 4, tilesN, n, reload: false, aCol: false, bCol: false, subgroups: 4 }]);
+    loops.push([
+      `mma-only 16x${n}x16 t4x${tilesN}`,
+      { tilesM: 4, tilesN, n, reload: false, aCol: false, bCol: false, subgroups: 4 },
+    ]);
     for (const aCol of [false, true])
       for (const bCol of [false, true])
         loops.push([
@@ -275,8 +299,14 @@ async function main(): Promise<void> {
           { tilesM: 4, tilesN, n, reload: true, aCol, bCol, subgroups: 4 },
         ]);
   }
-  loops.push(['lds+mma 16x16x16 t2x4 8 subgroups', { tilesM: 2, tilesN: 4, n: 16, reload: true, aCol: false, bCol: false, subgroups: 8 }]);
-  loops.push(['lds+mma 16x16x16 t2x2 4 subgroups', { tilesM: 2, tilesN: 2, n: 16, reload: true, aCol: false, bCol: false, subgroups: 4 }]);
+  loops.push([
+    'lds+mma 16x16x16 t2x4 8 subgroups',
+    { tilesM: 2, tilesN: 4, n: 16, reload: true, aCol: false, bCol: false, subgroups: 8 },
+  ]);
+  loops.push([
+    'lds+mma 16x16x16 t2x2 4 subgroups',
+    { tilesM: 2, tilesN: 2, n: 16, reload: true, aCol: false, bCol: false, subgroups: 4 },
+  ]);
   for (const [name, p] of process.env.PROBE_LOOPS === '1' ? loops : []) {
     const wgs = 528;
     const flops = wgs * p.subgroups * iters * p.tilesM * p.tilesN * 2 * 16 * p.n * 16;
@@ -310,7 +340,8 @@ async function main(): Promise<void> {
       const i = (q * 7919) % size;
       const j = (q * 104729) % size;
       let acc = 0;
-      for (let k = 0; k < size; k++) acc += ha[aT ? k * size + i : i * size + k]! * hw[bT ? j * size + k : k * size + j]!;
+      for (let k = 0; k < size; k++)
+        acc += ha[aT ? k * size + i : i * size + k]! * hw[bT ? j * size + k : k * size + j]!;
       worst = Math.max(worst, Math.abs(hc[i * size + j]! - acc) / Math.max(1, Math.abs(acc)));
     }
     return worst;
@@ -344,8 +375,19 @@ async function main(): Promise<void> {
     ['no loads, no barriers', ['loads', 'barriers']],
   ];
   const u = matmulUniforms.pack({
-    M: size, N: size, K: size, batchBase: 0, aOff: 0, aBatch: 0, aRow: size, aCol: 1,
-    bOff: 0, bBatch: 0, bRow: size, bCol: 1, kChunk: size,
+    M: size,
+    N: size,
+    K: size,
+    batchBase: 0,
+    aOff: 0,
+    aBatch: 0,
+    aRow: size,
+    aCol: 1,
+    bOff: 0,
+    bBatch: 0,
+    bRow: size,
+    bCol: 1,
+    kChunk: size,
   });
   // The same ablations of the f32 register-tiled kernel (128 x 128 tm 8 bk 8, and 128 x 256 bk 16).
   for (const [label, tn, bk] of [
@@ -400,12 +442,34 @@ async function main(): Promise<void> {
   const tilings: Partial<SgMatTiling>[] = [
     { sgM: 2, sgN: 2, tilesM: 4, tilesN: 4, bk: 32 },
     { sgM: 2, sgN: 4, tilesM: 4, tilesN: 4, bk: 32 },
+    { sgM: 2, sgN: 2, tilesM: 4, tilesN: 4, bk: 32, doubleBuffer: true },
+    { sgM: 2, sgN: 2, tilesM: 4, tilesN: 4, bk: 16, doubleBuffer: true },
   ];
-  // The f32 register-tiled (SIMT) kernel at 4096³: the default tiling and the 128 x 256 one.
-  for (const [label, tuning] of [
+  // The f32 register-tiled (SIMT) kernel at 4096³: the default tiling and others (PROBE_SIMT_SWEEP=1).
+  const simtTunings: [string, MatmulTuning][] = [
     ['f32 SIMT 4096^3 default', { variant: 'registerTiled' }],
     ['f32 SIMT 4096^3 128x256 bk16', { variant: 'registerTiled', tm: 8, tn: 16, bk: 16 }],
-  ] as const)
+  ];
+  if (process.env.PROBE_SIMT_SWEEP === '1')
+    simtTunings.push(
+      ['f32 SIMT 4096^3 128x128 bk16', { variant: 'registerTiled', tm: 8, tn: 8, bk: 16 }],
+      [
+        'f32 SIMT 4096^3 128x128 bk8 db',
+        { variant: 'registerTiled', tm: 8, tn: 8, bk: 8, doubleBuffer: true },
+      ],
+      [
+        'f32 SIMT 4096^3 128x256 bk16 db',
+        { variant: 'registerTiled', tm: 8, tn: 16, bk: 16, doubleBuffer: true },
+      ],
+      ['f32 SIMT 4096^3 128x256 bk8', { variant: 'registerTiled', tm: 8, tn: 16, bk: 8 }],
+      ['f32 SIMT 4096^3 256x128 bk16', { variant: 'registerTiled', tm: 16, tn: 8, bk: 16 }],
+      ['f32 SIMT 4096^3 128x256 bk16 pad0', { variant: 'registerTiled', tm: 8, tn: 16, bk: 16, pad: 0 }],
+      [
+        'f32 SIMT 4096^3 128x256 bk16 no warp tile',
+        { variant: 'registerTiled', tm: 8, tn: 16, bk: 16, warpTile: false },
+      ],
+    );
+  for (const [label, tuning] of simtTunings)
     staged.push({
       name: label,
       aT: false,
@@ -416,6 +480,27 @@ async function main(): Promise<void> {
         b.tuning.matmul = {};
       },
     });
+  if (process.env.PROBE_MATRIX_STAGING === '1')
+    for (const [aT, bT] of [
+      [false, false],
+      [false, true],
+      [true, false],
+    ] as const) {
+      const name = `matrix-staged bk32 4096^3 ${aT ? 'A^T (dW)' : bT ? 'B^T (x W^T)' : 'A B'}`;
+      staged.push({
+        name,
+        aT,
+        bT,
+        run: () =>
+          rt.dispatch({
+            pipelineKey: `probe|${name}`,
+            makeCode: () => stagedWgsl(s, { aT, bT, bk: 32 }),
+            bindings: [{ buffer: buf(a) }, { buffer: buf(w) }, { buffer: buf(out), write: true }],
+            uniforms: uniforms.pack({ M: size, N: size, K: size, iters: 0 }),
+            workgroups: [size / 128, size / 128, 1],
+          }),
+      });
+    }
   const only = process.env.PROBE_LAYOUTS ?? 'AB,BT,AT';
   for (const [aT, bT, key] of [
     [false, false, 'AB'],
@@ -429,7 +514,7 @@ async function main(): Promise<void> {
     for (const dtype of ['f16', 'f32'] as const)
       for (const t of tilings) {
         staged.push({
-          name: `${dtype} ${tag} sg${t.sgM}x${t.sgN} t${t.tilesM}x${t.tilesN} bk${t.bk}`,
+          name: `${dtype} ${tag} sg${t.sgM}x${t.sgN} t${t.tilesM}x${t.tilesN} bk${t.bk}${t.doubleBuffer ? ' db' : ''}`,
           aT,
           bT,
           run: () => {
@@ -496,10 +581,14 @@ async function main(): Promise<void> {
         if (pass === 0) console.log(`${name}: ${(e as Error).message.split('\n')[0]}`);
       }
     }
-  for (const [name, v] of passes) console.log(`${name.padEnd(44)} TFLOP/s by pass: ${v.map((x) => x.toFixed(1)).join(' ')}`);
+  for (const [name, v] of passes)
+    console.log(`${name.padEnd(44)} TFLOP/s by pass: ${v.map((x) => x.toFixed(1)).join(' ')}`);
   const dir = process.env.BENCH_OUT ?? 'bench-results';
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'sgmat-probe.json'), `${JSON.stringify({ device: opened.adapterInfo, results }, null, 2)}\n`);
+  writeFileSync(
+    join(dir, 'sgmat-probe.json'),
+    `${JSON.stringify({ device: opened.adapterInfo, results }, null, 2)}\n`,
+  );
   b.destroy();
 }
 
