@@ -197,6 +197,8 @@ const TRAIN_F32: readonly [string, MatmulTuning][] = [
   ['f32 tiled tm8 split8', { variant: 'registerTiled', tm: 8, splitK: 8 }],
   ['f32 tiled 128x256 bk16', { variant: 'registerTiled', tm: 8, tn: 16, bk: 16, splitK: 1 }],
   ['f32 tiled 256x128 bk16', { variant: 'registerTiled', tm: 16, tn: 8, bk: 16, splitK: 1 }],
+  ['f32 tiled 128x256 bk16 split4', { variant: 'registerTiled', tm: 8, tn: 16, bk: 16, splitK: 4 }],
+  ['f32 tiled 128x256 bk16 split8', { variant: 'registerTiled', tm: 8, tn: 16, bk: 16, splitK: 8 }],
 ];
 
 /** Max |x - y| / max |y| over the first and last 4096 outputs. */

@@ -8,6 +8,7 @@ import { type MatmulCaps, matmulCaps } from '../src/webgpu/kernels/matmul-caps.j
 import { type MatmulProblem, matmulProblem } from '../src/webgpu/kernels/matmul-problem.js';
 import { launchSgmat, type SgMatTiling, sgmatSplitKFor } from '../src/webgpu/kernels/matmul-sgmat.js';
 import type { SgMatmulParams, SgMatShape } from '../src/webgpu/kernels/matmul-sgmat.wgsl.js';
+import { wideTilesFor } from '../src/webgpu/kernels/matmul-tiled.js';
 import {
   MATMUL_VARIANTS,
   type MatmulContext,
@@ -264,6 +265,14 @@ describe('subgroup-matrix split-K (emulated builtins)', () => {
     expect(sgmatSplitKFor({ batch: 1, m: 8192, n: 2048, k: 50304 })).toBe(1); // full waves
     expect(sgmatSplitKFor({ batch: 2, m: 768, n: 768, k: 8192 })).toBe(1);
     expect(sgmatSplitKFor({ batch: 1, m: 768, n: 768, k: 1500 })).toBe(1); // splits under 1024 deep
+  });
+
+  test('128 x 256 SIMT tiles are taken only where they make full waves', () => {
+    expect(wideTilesFor({ batch: 1, m: 4096, n: 4096 })).toBe(true);
+    expect(wideTilesFor({ batch: 1, m: 8192, n: 2048 })).toBe(true);
+    expect(wideTilesFor({ batch: 1, m: 8192, n: 2304 })).toBe(false); // ragged last wave
+    expect(wideTilesFor({ batch: 1, m: 8192, n: 768 })).toBe(false); // under two waves
+    expect(wideTilesFor({ batch: 8, m: 2048, n: 768 })).toBe(true); // 8 K splits count as batches
   });
 });
 
