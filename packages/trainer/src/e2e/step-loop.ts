@@ -1,11 +1,13 @@
 import { transformer } from '@dynconv/architectures';
 import { crossEntropy, noGrad, type Tensor, tensor, tidy } from '@dynconv/tensor';
 import type { WebGPUBackend } from '@dynconv/tensor/node';
+import type { ModelV1 } from '../model/spec.js';
 import { AdamW } from '../optim/adamw.js';
 import { makeFusedAdamWUpdate } from '../optim/adamw-webgpu.js';
 import { clipScale, globalGradNorm } from '../optim/clip.js';
 import { DeviceStepControl, type DeviceStepRecord, readRecord } from '../optim/device-step-webgpu.js';
 import { paramGroups } from '../optim/param-groups.js';
+import { type PreparedBatch, recordDeviceStep } from '../train/step.js';
 import { type E2eMode, type E2eOptions, type E2eVariant, e2eModelConfig, e2eTokenIds } from './options.js';
 import { profileLines } from './profile.js';
 
@@ -54,7 +56,11 @@ interface StepLoop {
 
 interface StepParts {
   readonly b: WebGPUBackend;
-  readonly forwardLoss: (lossScale: Tensor | number) => Tensor;
+  readonly model: ModelV1;
+  /** The fixed batch, on the device for the whole run. */
+  readonly fixed: PreparedBatch;
+  /** Host loop: forward and backward of the loss times `lossScale`; returns the unscaled loss. */
+  readonly forwardLoss: (lossScale: number) => Tensor;
   readonly trainable: ReadonlyMap<string, Tensor>;
   readonly adamw: AdamW;
   readonly mode: E2eMode;
@@ -70,7 +76,8 @@ const clearGradients = (trainable: ReadonlyMap<string, Tensor>) =>
 /**
  * Clip, overflow skip and loss scale decided on the GPU: the host reads each
  * step's record `inFlight` steps later, so it records step n+1 while the GPU
- * runs step n.
+ * runs step n. The step is the trainer's own (`recordDeviceStep`), on the
+ * fixed batch already on the device.
  */
 function deviceLoop(s: StepParts, inFlight: number): StepLoop {
   const control = new DeviceStepControl(s.b, {
@@ -91,14 +98,18 @@ function deviceLoop(s: StepParts, inFlight: number): StepLoop {
   return {
     step: async () => {
       const t0 = performance.now();
-      const loss = s.forwardLoss(s.mode === 'mixed' ? control.lossScale : 1);
-      const norm = globalGradNorm(s.trainable.values());
-      const record = control.decide(loss, norm);
-      s.adamw.stepOnDevice(LR, control.control);
-      clearGradients(s.trainable);
+      const { record } = recordDeviceStep({
+        model: s.model,
+        trainable: s.trainable,
+        optimizer: s.adamw,
+        lr: LR,
+        control,
+        batches: [s.fixed],
+      });
+      // Recording only: the read below submits the step, which the record time leaves out.
       recordMs.value += performance.now() - t0;
       pending.push(readRecord(record));
-      for (const t of [loss, norm, record]) t.dispose();
+      record.dispose();
       if (pending.length > inFlight) settle(await pending.shift()!);
     },
     drain: async () => {
@@ -174,14 +185,15 @@ export async function runE2eConfig(
   const ids = tensor(e2eTokenIds(n, config.vocabSize, 1), { shape, dtype: 'i32', backend: b });
   const targets = tensor(e2eTokenIds(n, config.vocabSize, 2), { shape, dtype: 'i32', backend: b });
   const losses: number[] = [];
-  const forwardLoss = (lossScale: Tensor | number) =>
+  const forwardLoss = (lossScale: number) =>
     tidy(() => {
       const logits = model.forward({ ids }, { training: true });
       const ce = crossEntropy(logits, targets);
       (lossScale === 1 ? ce : ce.mul(lossScale)).backward();
       return ce.detach();
     });
-  const parts: StepParts = { b, forwardLoss, trainable, adamw, mode, losses };
+  const fixed: PreparedBatch = { input: { ids }, targets };
+  const parts: StepParts = { b, model, fixed, forwardLoss, trainable, adamw, mode, losses };
   const loop = o.hostSync ? hostLoop(parts) : deviceLoop(parts, o.inFlight);
   try {
     for (let i = 0; i < o.warmup; i++) await loop.step();
