@@ -12,6 +12,7 @@ import '../test/webgpu-matmul.test.js';
 import '../test/webgpu-matmul-variants.test.js';
 import '../test/webgpu-nn.test.js';
 import '../test/webgpu-profiler.test.js';
+import '../test/webgpu-concat.test.js';
 import { runAll } from './vitest-shim.js';
 
 // DEVICE_TESTS_FILTER=<regex> runs the matching tests only (device time is scarce).

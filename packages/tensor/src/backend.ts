@@ -1,4 +1,5 @@
 import type { DType, TypedArray } from './dtype.js';
+import { TensorError } from './errors.js';
 
 /**
  * A backend's opaque storage handle. Each backend defines what is behind it
@@ -158,6 +159,45 @@ export interface ScatterAddArgs {
   readonly out: BackendBuffer;
 }
 
+/** One run of {@link Backend.copyRuns}: `length` consecutive elements at `offset` of `buffer` and at `sharedOffset` of the shared buffer. */
+export interface CopyRun {
+  readonly buffer: BackendBuffer;
+  readonly offset: number;
+  readonly sharedOffset: number;
+  readonly length: number;
+}
+
+/** Arguments of {@link Backend.copyRuns}. */
+export interface CopyRunsArgs {
+  /** `gather`: each run's buffer into `shared`; `scatter`: `shared` into each run's buffer. */
+  readonly direction: 'gather' | 'scatter';
+  readonly shared: BackendBuffer;
+  /** All of `shared`'s dtype (no cast). Written regions must not overlap each other or a region read. */
+  readonly runs: readonly CopyRun[];
+  /** Names the work in profiles (WebGPU: the pipeline keys start with it). Default `copyRuns`. */
+  readonly label?: string;
+}
+
+/** Throws unless every run of `args` has the shared buffer's dtype and lies inside both buffers. */
+export function checkCopyRuns(args: CopyRunsArgs): void {
+  const { shared } = args;
+  const inside = (b: BackendBuffer, offset: number, length: number) =>
+    Number.isInteger(offset) &&
+    Number.isInteger(length) &&
+    offset >= 0 &&
+    length >= 0 &&
+    offset + length <= b.length;
+  for (const r of args.runs) {
+    if (r.buffer.dtype !== shared.dtype)
+      throw new TensorError('copyRuns', `a ${r.buffer.dtype} run with a ${shared.dtype} shared buffer`);
+    if (!inside(r.buffer, r.offset, r.length) || !inside(shared, r.sharedOffset, r.length))
+      throw new TensorError(
+        'copyRuns',
+        `run of ${r.length} at ${r.offset} (of ${r.buffer.length}) / ${r.sharedOffset} (of ${shared.length}) is out of bounds`,
+      );
+  }
+}
+
 /**
  * The primitive kernels every backend implements. Tensor ops and their
  * gradients are built from these. Every output buffer is contiguous, starts
@@ -208,6 +248,12 @@ export interface Backend {
   where(cond: View, a: View, b: View, out: BackendBuffer): void;
   /** Strided copy (with dtype cast) of `src` into the strided window `dst`; shapes equal. */
   copy(src: View, dst: View): void;
+  /**
+   * Many contiguous copies at once, all to or all from one shared buffer
+   * (see {@link CopyRunsArgs}): WebGPU runs up to 15 in one dispatch. Writes
+   * only the runs' regions.
+   */
+  copyRuns(args: CopyRunsArgs): void;
 
   /**
    * Reduces the last `reduceRank` dimensions of `x`. Output shape is

@@ -2,6 +2,7 @@ import type {
   Backend,
   BackendBuffer,
   BinaryOp,
+  CopyRunsArgs,
   CrossEntropyArgs,
   CrossEntropyBackwardArgs,
   GatherArgs,
@@ -13,6 +14,7 @@ import type {
   UnaryOp,
   View,
 } from '../backend.js';
+import { checkCopyRuns } from '../backend.js';
 import { type DType, roundF16, type TypedArray } from '../dtype.js';
 import { allocCpu, type CpuBuffer, cpuData, viewOffsets } from './buffer.js';
 import * as ew from './elementwise.js';
@@ -132,6 +134,17 @@ export class CpuBackend implements Backend {
   }
   copy(src: View, dst: View): void {
     ew.copy(src, dst);
+  }
+  copyRuns(args: CopyRunsArgs): void {
+    checkCopyRuns(args);
+    const shared = cpuData(args.shared);
+    for (const r of args.runs) {
+      // One dtype throughout, so one typed-array class: `set` copies the values as they are.
+      const mine = cpuData(r.buffer);
+      if (args.direction === 'gather')
+        shared.set(mine.subarray(r.offset, r.offset + r.length), r.sharedOffset);
+      else mine.set(shared.subarray(r.sharedOffset, r.sharedOffset + r.length), r.offset);
+    }
   }
   reduce(op: ReduceOp, x: View, reduceRank: number, out: BackendBuffer): void {
     reduce(op, x, reduceRank, out);

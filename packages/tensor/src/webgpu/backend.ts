@@ -2,6 +2,8 @@ import type {
   Backend,
   BackendBuffer,
   BinaryOp,
+  CopyRun,
+  CopyRunsArgs,
   CrossEntropyArgs,
   CrossEntropyBackwardArgs,
   GatherArgs,
@@ -13,9 +15,11 @@ import type {
   UnaryOp,
   View,
 } from '../backend.js';
+import { checkCopyRuns } from '../backend.js';
 import { byteSize, type DType, f16BitsToF32, f32ToF16Bits, type TypedArray } from '../dtype.js';
 import { GpuError, TensorError } from '../errors.js';
 import { gpuBufferOf, WebGPUBuffer } from './buffer.js';
+import { launchCopyRuns } from './kernels/copy-runs.js';
 import { cumsumUniforms, cumsumWgsl } from './kernels/cumsum.wgsl.js';
 import { launchElementwise, type StridedOperand } from './kernels/elementwise.js';
 import type { LoadAs } from './kernels/elementwise.wgsl.js';
@@ -317,6 +321,34 @@ export class WebGPUBackend implements Backend {
       out: operand(dst),
       body: ([v]) => v!,
       resultType: src.dtype,
+    });
+  }
+
+  copyRuns(args: CopyRunsArgs): void {
+    checkCopyRuns(args);
+    const { direction, shared } = args;
+    const bound: CopyRun[] = [];
+    const written = new Set<BackendBuffer>();
+    for (const r of args.runs) {
+      if (r.length === 0) continue;
+      // A written buffer may be bound once per dispatch: a run that would bind one again is a `copy` of its own.
+      if (r.buffer === shared || (direction === 'scatter' && written.has(r.buffer))) {
+        const run = { dtype: r.buffer.dtype, shape: [r.length], strides: [1] };
+        const mine: View = { ...run, buffer: r.buffer, offset: r.offset };
+        const theirs: View = { ...run, buffer: shared, offset: r.sharedOffset };
+        if (direction === 'gather') this.copy(mine, theirs);
+        else this.copy(theirs, mine);
+        continue;
+      }
+      if (direction === 'scatter') written.add(r.buffer);
+      bound.push(r);
+    }
+    launchCopyRuns(this.runtime, {
+      direction,
+      dtype: shared.dtype,
+      shared: gpuBufferOf(shared),
+      runs: bound.map((r) => ({ ...r, buffer: gpuBufferOf(r.buffer) })),
+      label: args.label ?? 'copyRuns',
     });
   }
 
