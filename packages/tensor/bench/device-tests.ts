@@ -15,6 +15,8 @@ import '../test/webgpu-profiler.test.js';
 import '../test/webgpu-concat.test.js';
 import { runAll } from './vitest-shim.js';
 
+// Fresh buffers are poisoned, as under vitest (the tests check that unwritten memory shows).
+process.env.DYNCONV_TEST ??= '1';
 // DEVICE_TESTS_FILTER=<regex> runs the matching tests only (device time is scarce).
 const filter = process.env.DEVICE_TESTS_FILTER;
 process.exitCode = (await runAll(filter ? new RegExp(filter) : undefined)) > 0 ? 1 : 0;

@@ -78,6 +78,7 @@ export function expect(actual: any) {
     toBe: (e: unknown) => void (Object.is(actual, e) || fail(`to be ${String(e)}`)),
     toEqual: (e: unknown) => void (same(actual, e) || fail(`to equal ${JSON.stringify(e)?.slice(0, 200)}`)),
     toBeNull: () => void (actual === null || fail('to be null')),
+    toHaveLength: (n: number) => void (actual?.length === n || fail(`to have length ${n}`)),
     toBeInstanceOf: (c: Fn) => void (actual instanceof c || fail(`to be an instance of ${c.name}`)),
     toContain: (e: string) => void (String(actual).includes(e) || fail(`to contain ${e}`)),
     toBeGreaterThanOrEqual: (e: number) => void (actual >= e || fail(`>= ${e}`)),
