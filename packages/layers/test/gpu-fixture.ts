@@ -9,22 +9,5 @@ export const gpuTest = base.extend('backend', { scope: 'worker' }, async ({}, { 
   return backend as Backend;
 });
 
-/**
- * The pipeline keys `fn` dispatches on a WebGPU backend, in order, without the
- * runtime's own buffer fills (tests poison every new buffer with NaN).
- */
-export function dispatchedKeys(backend: Backend, fn: () => void): string[] {
-  const rt = (backend as unknown as { runtime: { dispatch(spec: { pipelineKey: string }): void } }).runtime;
-  const keys: string[] = [];
-  const dispatch = rt.dispatch;
-  rt.dispatch = function (this: unknown, spec) {
-    if (!spec.pipelineKey.startsWith('runtime.')) keys.push(spec.pipelineKey);
-    return dispatch.call(this, spec);
-  };
-  try {
-    fn();
-  } finally {
-    rt.dispatch = dispatch;
-  }
-  return keys;
-}
+/** The pipeline keys `fn` dispatches (see `@dynconv/tensor/testing`). */
+export { dispatchedKeys } from '@dynconv/tensor/testing';

@@ -2,7 +2,7 @@ import { describe, expect } from 'vitest';
 import type { Backend, CopyRun } from '../src/backend.js';
 import type { DType } from '../src/dtype.js';
 import * as T from '../src/index.js';
-import { checkOp } from '../src/testing/index.js';
+import { checkOp, dispatchedKeys } from '../src/testing/index.js';
 import { maxCopyRuns } from '../src/webgpu/kernels/copy-runs.js';
 import { randomArray, test } from './gpu-fixture.js';
 
@@ -13,23 +13,6 @@ import { randomArray, test } from './gpu-fixture.js';
  * copy each. Compared with the CPU backend to the bit; every fresh buffer is
  * NaN-poisoned on both sides, so an element left unwritten shows.
  */
-
-/** The pipeline keys `fn` dispatches, without the runtime's own buffer fills. */
-function dispatchedKeys(backend: T.WebGPUBackend, fn: () => void): string[] {
-  const rt = backend.runtime;
-  const keys: string[] = [];
-  const dispatch = rt.dispatch;
-  rt.dispatch = function (this: T.GpuRuntime, spec) {
-    if (!spec.pipelineKey.startsWith('runtime.')) keys.push(spec.pipelineKey);
-    return dispatch.call(this, spec);
-  };
-  try {
-    fn();
-  } finally {
-    rt.dispatch = dispatch;
-  }
-  return keys;
-}
 
 const values = (shape: readonly number[], seed: number, dtype: DType): number[] =>
   randomArray(T.numel(shape), seed, -50, 50).map((v) => (dtype === 'i32' ? Math.round(v) : v));

@@ -1,6 +1,6 @@
 import { CpuBackend, narrow, type Tensor, tensor } from '@dynconv/tensor';
 import { createNodeWebGPUBackend, type WebGPUBackend } from '@dynconv/tensor/node';
-import { testRng } from '@dynconv/tensor/testing';
+import { dispatchedKeys, testRng } from '@dynconv/tensor/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { globalGradNorm } from '../src/optim/clip.js';
 import { fusedGradNorm, fusedSumOfSquares } from '../src/optim/grad-norm-webgpu.js';
@@ -46,14 +46,10 @@ describe('globalGradNorm on WebGPU (fused sum of squares)', () => {
     const live = gpu.liveBuffers();
     const ps = params(gpu);
     const exact = await exactNorm(ps);
-    const keys: string[] = [];
-    const dispatch = gpu.runtime.dispatch;
-    gpu.runtime.dispatch = function (this: WebGPUBackend['runtime'], spec) {
-      if (!spec.pipelineKey.startsWith('runtime.')) keys.push(spec.pipelineKey); // not the NaN-poisoning fills
-      return dispatch.call(this, spec);
-    };
-    const fused = globalGradNorm(ps);
-    gpu.runtime.dispatch = dispatch;
+    let fused!: Tensor;
+    const keys = dispatchedKeys(gpu, () => {
+      fused = globalGradNorm(ps);
+    });
     fusedGradNorm.enabled = false;
     const composed = globalGradNorm(ps);
     fusedGradNorm.enabled = true;

@@ -1,5 +1,5 @@
 import { add, concat, mul, narrow, record, sum, type Tensor, tensor, tidy, zeros } from '@dynconv/tensor';
-import { checkOp, type InputSpec } from '@dynconv/tensor/testing';
+import { checkOp, dispatchedKeys, type InputSpec } from '@dynconv/tensor/testing';
 import { describe, expect, it } from 'vitest';
 import { gpuTest } from '../../test/gpu-fixture.js';
 import {
@@ -395,19 +395,7 @@ describe('dynamicConvLowRankPacked (WebGPU fused)', () => {
         // A one-element root whose backward hands gys to the outputs: no other op runs in the backward.
         const root = zeros([1], { backend });
         record('test.root', ys, [root], [], () => gys.map((g) => g.share()));
-        const rt = (backend as unknown as { runtime: { dispatch(spec: { pipelineKey: string }): void } })
-          .runtime;
-        const keys: string[] = [];
-        const dispatch = rt.dispatch.bind(rt);
-        rt.dispatch = (spec) => {
-          keys.push(spec.pipelineKey);
-          dispatch(spec);
-        };
-        try {
-          root.backward();
-        } finally {
-          rt.dispatch = dispatch;
-        }
+        const keys = dispatchedKeys(backend, () => root.backward());
         // At most the root's own one-element gradient is filled.
         expect(keys.filter((k) => k.startsWith('fill')).length).toBeLessThanOrEqual(1);
         const zeroed = keys.filter((k) => k.startsWith('dynamicConvLowRank.zeroColumns|'));
