@@ -1,4 +1,5 @@
 import type { SgMatShape, SgMatSyntax } from '@dynconv/tensor';
+import { rowTileLoads } from '../common/tile-loads.js';
 
 /**
  * WGSL building blocks shared by the subgroup-matrix attention kernels
@@ -253,21 +254,14 @@ export function staging(
       if (e < ${units}u && ${base} + r < ${limit} && c * 4u < DH) { ${x}${t} = ${cvt(read(`${off} + ${base} + r`))}; } }`,
     )
     .join('\n    ');
-  // A tile wholly below the limit (all but the last) with no padded head dims loads unchecked:
-  // one uniform branch (the matmul kernels gained 20-30 % from the same change).
+  // A tile wholly below the limit (all but the last) with no padded head dims loads unchecked (rowTileLoads).
   const unchecked = regs
     .map((t) => `{ ${idx(t)} ${x}${t} = ${cvt(read(`${off} + ${base} + r`))}; }`)
     .join('\n    ');
   const plain = p.dh % 16 === 0 && units % nt === 0;
   return {
     decl: regs.map((t) => `var ${x}${t}: vec4<${el}>;`).join(' '),
-    load: plain
-      ? `if (${base} + ${rows}u <= ${limit}) {
-    ${unchecked}
-    } else {
-    ${checked}
-    }`
-      : checked,
+    load: plain ? rowTileLoads(base, rows, limit, unchecked, checked) : checked,
     store: regs
       .map((t) => {
         const at = (i: number) =>

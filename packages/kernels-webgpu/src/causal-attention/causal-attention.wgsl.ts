@@ -1,3 +1,4 @@
+import { rowTileLoads } from '../common/tile-loads.js';
 import { Uniforms } from '../common/uniforms.js';
 
 /**
@@ -169,7 +170,7 @@ function staging(
     }`,
     )
     .join('\n    ');
-  // A tile wholly below the limit (all but the last) loads without row checks: one uniform branch.
+  // A tile wholly below the limit (all but the last) loads without row checks (rowTileLoads).
   const exact = (rows * D4) % nt === 0;
   const unchecked = idx
     .map(
@@ -179,14 +180,7 @@ function staging(
     .join('\n    ');
   return {
     decl: idx.map((t) => `var ${x}${t}: vec4<f32>;`).join(' '),
-    load:
-      full && exact
-        ? `if (${base} + ${rows}u <= ${limit}) {
-    ${unchecked}
-    } else {
-    ${checked}
-    }`
-        : checked,
+    load: full && exact ? rowTileLoads(base, rows, limit, unchecked, checked) : checked,
     store: idx
       .map(
         (t) =>
