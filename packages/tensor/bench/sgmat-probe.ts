@@ -16,7 +16,7 @@
  *   storage buffer and `subgroupMatrixStore` into shared memory.
  * - `PROBE_SIMT_SWEEP=1`: more SIMT tilings at 4096³.
  * - `PROBE_STEP=1`: the A·B shapes of the mixed training step over tilings
- *   and K splits.
+ *   and K splits; `PROBE_STEP=<text>`: the shapes whose label has it, default choice.
  *
  * Run: `bundle.sh DIR`, then (device) `BENCH_OUT=$OUT node DIR/sgmat-probe.mjs`.
  * Writes `sgmat-probe.json`.
@@ -537,6 +537,20 @@ async function main(): Promise<void> {
     ['up dX', 8192, 768, 4096],
     ['down dX', 8192, 2048, 768],
     ['head dX', 8192, 768, 50304],
+    // The packed DSC projection (q|k|v|z generators: 2352 wide), unpadded and padded.
+    ...[2352, 2432, 2560].flatMap((w): [string, number, number, number][] => [
+      [`dsc ${w} fwd`, 8192, w, 768],
+      [`dsc ${w} dX`, 8192, 768, w],
+    ]),
+    // K from 2048 to 2560 in steps of 32 (session 4: K 2320-2432 ran 2.4x slower than 2304 and 2560).
+    [`ksweep 544`, 8192, 768, 544],
+    [`ksweep 1056`, 8192, 768, 1056],
+    ...Array.from({ length: 17 }, (_, i): [string, number, number, number] => [
+      `ksweep ${2048 + 32 * i}`,
+      8192,
+      768,
+      2048 + 32 * i,
+    ]),
   ];
   const choices: [string, Partial<SgMatTiling>][] = [
     ['auto', {}],
@@ -546,14 +560,18 @@ async function main(): Promise<void> {
     ['64x128', { sgM: 2, sgN: 2, tilesM: 2, tilesN: 4, bk: 32, splits: 1 }],
     ['64x64', { sgM: 2, sgN: 2, tilesM: 2, tilesN: 2, bk: 32, splits: 1 }],
   ];
-  if (process.env.PROBE_STEP === '1')
-    for (const [label, m, n, k] of step) {
+  // PROBE_STEP=1: every shape; PROBE_STEP=<text>: the shapes whose label contains it (auto choice only).
+  const stepOnly = process.env.PROBE_STEP;
+  if (stepOnly)
+    for (const [label, m, n, k] of step.filter(([l]) => stepOnly === '1' || l.includes(stepOnly))) {
       const x = b.alloc(m * k, 'f32');
       const y = b.alloc(k * n, 'f32');
       const z = b.alloc(m * n, 'f32');
       b.random(x, m * k, 'uniform', [-1, 1], 3);
       b.random(y, k * n, 'uniform', [-1, 1], 4);
-      for (const [choice, sgmat] of choices)
+      for (const [choice, sgmat] of stepOnly === '1'
+        ? choices
+        : [choices[0]!, ['tiles not padded', { padTiles: 1 }] as [string, Partial<SgMatTiling>]])
         staged.push({
           name: `step ${label} ${m}x${n}x${k} ${choice}`,
           aT: false,
@@ -566,6 +584,60 @@ async function main(): Promise<void> {
           },
         });
     }
+  // K = 2080 (slow in the K sweep) with A's rows padded to a stride of 2304 / 2560, and with f16 inputs.
+  if (process.env.PROBE_KSTRIDE === '1') {
+    const m = 8192;
+    const n = 768;
+    const k = 2080;
+    const y = b.alloc(2560 * n, 'f32');
+    const z = b.alloc(m * n, 'f32');
+    b.random(y, 2560 * n, 'uniform', [-1, 1], 4);
+    for (const stride of [2080, 2304, 2560, 2112, 2176]) {
+      const x = b.alloc(m * stride, 'f32');
+      b.random(x, m * stride, 'uniform', [-1, 1], 3);
+      staged.push({
+        name: `kstride K ${k} A row stride ${stride}`,
+        aT: false,
+        bT: false,
+        flops: 2 * m * n * k,
+        run: () => {
+          b.tuning.matmul = { variant: 'subgroupMatrix', reducedPrecision: true };
+          b.matmul(view(x, [1, m, k], [0, stride, 1]), view(y, [1, k, n]), z);
+          b.tuning.matmul = {};
+        },
+      });
+    }
+    const x32 = b.alloc(m * k, 'f32');
+    b.random(x32, m * k, 'uniform', [-1, 1], 3);
+    const x16 = b.alloc(m * k, 'f16');
+    const y16 = b.alloc(k * n, 'f16');
+    b.random(x16, m * k, 'uniform', [-1, 1], 3);
+    b.random(y16, k * n, 'uniform', [-1, 1], 4);
+    for (const kk of [2048, 2080]) {
+      staged.push({
+        name: `kstride f16 inputs K ${kk}`,
+        aT: false,
+        bT: false,
+        flops: 2 * m * n * kk,
+        run: () => {
+          b.tuning.matmul = { variant: 'subgroupMatrix' };
+          b.matmul(view(x16, [1, m, kk], [0, k, 1]), view(y16, [1, kk, n]), z);
+          b.tuning.matmul = {};
+        },
+      });
+      staged.push({
+        name: `kstride SIMT f32 K ${kk}`,
+        aT: false,
+        bT: false,
+        flops: 2 * m * n * kk,
+        run: () => {
+          b.tuning.matmul = { variant: 'registerTiled' };
+          b.matmul(view(x32, [1, m, kk], [0, k, 1]), view(y, [1, kk, n]), z);
+          b.tuning.matmul = {};
+        },
+      });
+    }
+  }
   const passes = new Map<string, number[]>();
   for (let pass = 0; pass < Number(process.env.PROBE_PASSES ?? 3); pass++)
     for (const { name, aT, bT, run, flops: own } of staged) {

@@ -257,6 +257,22 @@ describe('subgroup-matrix split-K (emulated builtins)', () => {
     t.done();
   });
 
+  test.for([
+    [8, 'padded from 10 to 16'],
+    [1, 'not padded'],
+  ] as const)('A^T @ B, K 300 unsplit, the K-tile count %i-aligned (%s)', async ([padTiles], { backend }) => {
+    const t = tracker(backend);
+    const tiling = { sgM: 2, sgN: 2, tilesM: 1, tilesN: 1, bk: 32, doubleBuffer: false, padTiles };
+    const { p, out, params } = emulatedProblem(t, a, b, { m: 16, n: 16, k: 16 }, tiling);
+    launchSgmat(backend.runtime, p, params);
+    expectClose(
+      await t.read(out),
+      reference(a, b, (v) => v),
+      { atol: 1e-4, rtol: 1e-5 },
+    );
+    t.done();
+  });
+
   test('is chosen for long-K shapes with few big tiles, not for the others', () => {
     expect(sgmatSplitKFor({ batch: 1, m: 2304, n: 768, k: 8192 })).toBe(4);
     expect(sgmatSplitKFor({ batch: 1, m: 768, n: 768, k: 8192 })).toBe(8);

@@ -28,6 +28,8 @@ export interface SgMatTiling {
   bLayout?: 'natural' | 'kn' | 'nk';
   /** Elements per staging load (see `SgMatmulParams.vec`). */
   vec?: 4 | 8;
+  /** K-tile count rounded up to a multiple of this (see `SgMatmulParams.padTiles`). */
+  padTiles?: number;
   /** K splits (batch 1; 1 = off). Default: by {@link sgmatSplitKFor}. */
   splits?: number;
 }
