@@ -7,7 +7,11 @@ import { gpuBufferOf } from '../src/webgpu/buffer.js';
 import { type MatmulCaps, matmulCaps } from '../src/webgpu/kernels/matmul-caps.js';
 import { type MatmulProblem, matmulProblem } from '../src/webgpu/kernels/matmul-problem.js';
 import { launchSgmat, type SgMatTiling, sgmatSplitKFor } from '../src/webgpu/kernels/matmul-sgmat.js';
-import type { SgMatmulParams, SgMatShape } from '../src/webgpu/kernels/matmul-sgmat.wgsl.js';
+import {
+  type SgMatmulParams,
+  type SgMatShape,
+  sgmatInvalid,
+} from '../src/webgpu/kernels/matmul-sgmat.wgsl.js';
 import { wideTilesFor } from '../src/webgpu/kernels/matmul-tiled.js';
 import {
   MATMUL_VARIANTS,
@@ -270,6 +274,15 @@ describe('subgroup-matrix split-K (emulated builtins)', () => {
       reference(a, b, (v) => v),
       { atol: 1e-4, rtol: 1e-5 },
     );
+    t.done();
+  });
+
+  test('a K-tile alignment that is not a positive integer is refused', ({ backend }) => {
+    const t = tracker(backend);
+    const tiling = { sgM: 2, sgN: 2, tilesM: 1, tilesN: 1, bk: 32, doubleBuffer: false };
+    const { params } = emulatedProblem(t, a, b, { m: 16, n: 16, k: 16 }, tiling);
+    for (const padTiles of [0, 2.5]) expect(sgmatInvalid({ ...params, padTiles })).toContain('padTiles');
+    expect(sgmatInvalid({ ...params, padTiles: 4 })).toBeNull();
     t.done();
   });
 

@@ -148,6 +148,7 @@ export function sgmatShared(p: SgMatmulParams): {
 export function sgmatInvalid(p: SgMatmulParams): string | null {
   const threads = sgmatThreads(p);
   if (p.bk % p.shape.k !== 0) return `bk ${p.bk} is not a multiple of ${p.shape.k}`;
+  if (!Number.isInteger(padOf(p)) || padOf(p) < 1) return `padTiles ${p.padTiles} is not a positive integer`;
   if (p.splitK && (p.outDtype !== 'f32' || p.direct))
     return 'split-K writes f32 partials through staged loads';
   if (p.direct)
