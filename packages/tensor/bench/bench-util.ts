@@ -77,3 +77,32 @@ export const record = (
     `${name.padEnd(44)} ${value.toFixed(unit === 'us' ? 2 : 1).padStart(10)} ${unit.padEnd(8)} ${m.ms.toFixed(3).padStart(9)} ms  (wall ${m.wallMs.toFixed(3)} ms)`,
   );
 };
+
+/**
+ * Max relative error of 64 sampled entries of `hc` = A @ B against a float64
+ * sum: `dims` [m, n, k]; A `[m, k]` and B `[k, n]` read from the host copies
+ * `ha`, `hb` through the given (row, column) strides; C row-major. `round`
+ * (e.g. to f16) applies to each operand first; `floor` bounds the divisor
+ * from below (signed data sums near zero).
+ */
+export function sampledError(
+  ha: ArrayLike<number>,
+  hb: ArrayLike<number>,
+  hc: ArrayLike<number>,
+  [m, n, k]: readonly [number, number, number],
+  aStrides: readonly number[],
+  bStrides: readonly number[],
+  { round = (v: number) => v, floor = 1e-6 }: { round?: (v: number) => number; floor?: number } = {},
+): number {
+  let worst = 0;
+  for (let s = 0; s < 64; s++) {
+    const i = (s * 7919) % m;
+    const j = (s * 104729) % n;
+    let acc = 0;
+    for (let q = 0; q < k; q++)
+      acc +=
+        round(ha[i * aStrides[0]! + q * aStrides[1]!]!) * round(hb[q * bStrides[0]! + j * bStrides[1]!]!);
+    worst = Math.max(worst, Math.abs(hc[i * n + j]! - acc) / Math.max(floor, Math.abs(acc)));
+  }
+  return worst;
+}

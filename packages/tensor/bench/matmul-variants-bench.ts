@@ -13,7 +13,7 @@ import type { WebGPUBackend } from '../src/webgpu/backend.js';
 import type { MatmulTuning } from '../src/webgpu/kernels/matmul.js';
 import { matmulCaps } from '../src/webgpu/kernels/matmul-caps.js';
 import { type SgMatTiling, sgmatSplitKFor } from '../src/webgpu/kernels/matmul-sgmat.js';
-import { measure, type Result, record, view } from './bench-util.js';
+import { measure, type Result, record, sampledError, view } from './bench-util.js';
 
 /** Tilings swept at 4096³ (sgM x sgN subgroups, tilesM x tilesN 16 x 16 matrices each, K-tile). */
 const SWEEP: readonly Partial<SgMatTiling>[] = [
@@ -35,30 +35,6 @@ interface Operands {
   /** Host copies for sampled checks. */
   ha: Float32Array;
   hb: Float32Array;
-}
-
-/** Max relative error of 64 sampled entries of out = A @ B (A `[m, k]` row-major or transposed, B `[k, n]` with strides). */
-function sampledError(
-  o: Operands,
-  hc: ArrayLike<number>,
-  m: number,
-  n: number,
-  k: number,
-  aStrides: readonly number[],
-  bStrides: readonly number[],
-  round: (v: number) => number,
-): number {
-  let worst = 0;
-  for (let s = 0; s < 64; s++) {
-    const i = (s * 7919) % m;
-    const j = (s * 104729) % n;
-    let acc = 0;
-    for (let q = 0; q < k; q++)
-      acc +=
-        round(o.ha[i * aStrides[0]! + q * aStrides[1]!]!) * round(o.hb[q * bStrides[0]! + j * bStrides[1]!]!);
-    worst = Math.max(worst, Math.abs(hc[i * n + j]! - acc) / Math.max(1e-6, Math.abs(acc)));
-  }
-  return worst;
 }
 
 async function square(b: WebGPUBackend, results: Result[], size: number, sg: boolean): Promise<void> {
@@ -149,16 +125,9 @@ async function square(b: WebGPUBackend, results: Result[], size: number, sg: boo
         let err = 0;
         if (pass === 0) {
           const hc = await b.read(view(out, [size * size]));
-          err = sampledError(
-            o,
-            hc,
-            size,
-            size,
-            size,
-            opts.aT ? col : row,
-            opts.bT ? col : row,
-            opts.round ? roundF16 : (v) => v,
-          );
+          err = sampledError(o.ha, o.hb, hc, [size, size, size], opts.aT ? col : row, opts.bT ? col : row, {
+            round: opts.round ? roundF16 : undefined,
+          });
         }
         const prev = best.get(name);
         const passes = [...(prev?.passes ?? []), flops / (m.ms * 1e6)];

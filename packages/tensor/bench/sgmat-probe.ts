@@ -32,7 +32,7 @@ import { matmulCaps } from '../src/webgpu/kernels/matmul-caps.js';
 import type { SgMatTiling } from '../src/webgpu/kernels/matmul-sgmat.js';
 import { type SgMatmulParams, type SgMatSyntax, sgmatWgsl } from '../src/webgpu/kernels/matmul-sgmat.wgsl.js';
 import { UniformStruct } from '../src/webgpu/uniforms.js';
-import { measure, type Result, record, view } from './bench-util.js';
+import { measure, type Result, record, sampledError, view } from './bench-util.js';
 
 const SG = 32;
 const uniforms = new UniformStruct([
@@ -333,19 +333,16 @@ async function main(): Promise<void> {
   const ha = (await b.read(view(a, [size * size]))) as Float32Array;
   const hw = (await b.read(view(w, [size * size]))) as Float32Array;
   const flops = 2 * size ** 3;
-  const check = async (aT: boolean, bT: boolean): Promise<number> => {
-    const hc = (await b.read(view(out, [size * size]))) as Float32Array;
-    let worst = 0;
-    for (let q = 0; q < 48; q++) {
-      const i = (q * 7919) % size;
-      const j = (q * 104729) % size;
-      let acc = 0;
-      for (let k = 0; k < size; k++)
-        acc += ha[aT ? k * size + i : i * size + k]! * hw[bT ? j * size + k : k * size + j]!;
-      worst = Math.max(worst, Math.abs(hc[i * size + j]! - acc) / Math.max(1, Math.abs(acc)));
-    }
-    return worst;
-  };
+  const check = async (aT: boolean, bT: boolean): Promise<number> =>
+    sampledError(
+      ha,
+      hw,
+      (await b.read(view(out, [size * size]))) as Float32Array,
+      [size, size, size],
+      aT ? [1, size] : [size, 1],
+      bT ? [1, size] : [size, 1],
+      { floor: 1 },
+    );
   const staged: { name: string; aT: boolean; bT: boolean; run: () => void; flops?: number }[] = [];
   // Ablations of the shipped kernel (A·B, f16, 128 x 128, bk 32, 8-wide loads): the named parts of the K loop removed.
   const params: SgMatmulParams = {

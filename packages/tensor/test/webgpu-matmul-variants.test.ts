@@ -155,6 +155,15 @@ describe('webgpu matmul variants', () => {
       );
 });
 
+/** `out` (read through `t`) equals `a` @ `b` in float64 to f32 accumulation tolerance. */
+async function expectProduct(t: ReturnType<typeof tracker>, out: BackendBuffer, a: Operand, b: Operand) {
+  expectClose(
+    await t.read(out),
+    reference(a, b, (v) => v),
+    { atol: 1e-4, rtol: 1e-5 },
+  );
+}
+
 /** f32 operands `a` @ `b` uploaded through `t`, and kernel parameters with emulated builtins. */
 function emulatedProblem(
   t: ReturnType<typeof tracker>,
@@ -228,11 +237,7 @@ describe('subgroup-matrix kernel indexing (emulated builtins)', () => {
     const t = tracker(backend);
     const { p, out, params } = emulatedProblem(t, a, b, shape, tiling);
     launchSgmat(backend.runtime, p, params);
-    expectClose(
-      await t.read(out),
-      reference(a, b, (v) => v),
-      { atol: 1e-4, rtol: 1e-5 },
-    );
+    await expectProduct(t, out, a, b);
     t.done();
   });
 });
@@ -253,11 +258,7 @@ describe('subgroup-matrix split-K (emulated builtins)', () => {
     const keys = backend.runtime.pipelineKeys();
     expect(keys.some((key) => key.startsWith('matmul.sgmat|') && key.includes('|splitk|'))).toBe(true);
     expect(keys.some((key) => key.startsWith('matmul.splitk-reduce|'))).toBe(true);
-    expectClose(
-      await t.read(out),
-      reference(a, b, (v) => v),
-      { atol: 1e-4, rtol: 1e-5 },
-    );
+    await expectProduct(t, out, a, b);
     t.done();
   });
 
@@ -269,11 +270,7 @@ describe('subgroup-matrix split-K (emulated builtins)', () => {
     const tiling = { sgM: 2, sgN: 2, tilesM: 1, tilesN: 1, bk: 32, doubleBuffer: false, padTiles };
     const { p, out, params } = emulatedProblem(t, a, b, { m: 16, n: 16, k: 16 }, tiling);
     launchSgmat(backend.runtime, p, params);
-    expectClose(
-      await t.read(out),
-      reference(a, b, (v) => v),
-      { atol: 1e-4, rtol: 1e-5 },
-    );
+    await expectProduct(t, out, a, b);
     t.done();
   });
 
@@ -380,11 +377,7 @@ describe('subgroup-matrix 8-wide staging loads (emulated builtins)', () => {
     const t = tracker(backend);
     const { p, out, params } = emulatedProblem(t, a, b, { m: 16, n: 16, k: 16 }, tiling);
     launchSgmat(backend.runtime, p, params);
-    expectClose(
-      await t.read(out),
-      reference(a, b, (v) => v),
-      { atol: 1e-4, rtol: 1e-5 },
-    );
+    await expectProduct(t, out, a, b);
     expect(backend.runtime.pipelineKeys().some((key) => key.includes('|v8|'))).toBe(true);
     t.done();
   });
@@ -402,11 +395,7 @@ describe('subgroup-matrix direct global loads (emulated builtins)', () => {
     const tiling = { sgM: 1, sgN: 2, tilesM: 2, tilesN: 1, bk: 16, doubleBuffer: false, direct: true };
     const { p, out, params } = emulatedProblem(t, a, b, { m: 16, n: 16, k: 16 }, tiling);
     launchSgmat(backend.runtime, p, params);
-    expectClose(
-      await t.read(out),
-      reference(a, b, (v) => v),
-      { atol: 1e-4, rtol: 1e-5 },
-    );
+    await expectProduct(t, out, a, b);
     t.done();
   });
 });
@@ -426,11 +415,7 @@ describe('register-tiled double buffering', () => {
     } finally {
       backend.tuning.matmul = saved;
     }
-    expectClose(
-      await t.read(out),
-      reference(a, b, (v) => v),
-      { atol: 1e-4, rtol: 1e-5 },
-    );
+    await expectProduct(t, out, a, b);
     expect(
       backend.runtime.pipelineKeys().some((key) => key.startsWith(`matmul|`) && key.includes('|db')),
     ).toBe(true);
@@ -464,11 +449,7 @@ describe('register-tiled rectangular tiles and split-K', () => {
     } finally {
       backend.tuning.matmul = saved;
     }
-    expectClose(
-      await t.read(out),
-      reference(a, b, (v) => v),
-      { atol: 1e-4, rtol: 1e-5 },
-    );
+    await expectProduct(t, out, a, b);
     expect(backend.runtime.pipelineKeys().some((k) => k.startsWith('matmul|') && k.includes(key))).toBe(true);
     t.done();
   });
@@ -486,11 +467,7 @@ describe('register-tiled rectangular tiles and split-K', () => {
     } finally {
       backend.tuning.matmul = saved;
     }
-    expectClose(
-      await t.read(out),
-      reference(a, b, (v) => v),
-      { atol: 1e-4, rtol: 1e-5 },
-    );
+    await expectProduct(t, out, a, b);
     expect(backend.runtime.pipelineKeys().some((k) => k.startsWith('matmul.splitk-reduce|f32|s'))).toBe(true);
     t.done();
   });
